@@ -1,0 +1,1 @@
+"""Adapters shipped with the harness, one file each. Optional engines are imported lazily."""

@@ -1,0 +1,52 @@
+"""Hypothesis profiles: `ci` (deterministic, bounded, fast), `thorough`, `dev`.
+
+The profile name and seed go into every report, so a run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+PROFILES = ("ci", "thorough", "dev")
+DEFAULT_PROFILE = "ci"
+DEFAULT_SEED = 20261126
+
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+
+active = {"profile": DEFAULT_PROFILE, "seed": DEFAULT_SEED}
+
+
+def register() -> None:
+    settings.register_profile(
+        "ci",
+        max_examples=25,
+        derandomize=False,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=_SUPPRESSED,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink, Phase.explain),
+    )
+    settings.register_profile(
+        "thorough",
+        max_examples=400,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=_SUPPRESSED,
+    )
+    settings.register_profile(
+        "dev", max_examples=10, deadline=None, print_blob=True, suppress_health_check=_SUPPRESSED
+    )
+
+
+def load(profile: str | None, seed: int | None) -> None:
+    """Activate a profile and a global seed (hypothesis's --hypothesis-seed equivalent)."""
+    import hypothesis
+
+    name = profile or DEFAULT_PROFILE
+    settings.load_profile(name)
+    active["profile"] = name
+    active["seed"] = DEFAULT_SEED if seed is None else seed
+    # Every test draws from this seed, so `ci` is deterministic and `--seed N` reproduces a run.
+    hypothesis.core.global_force_seed = active["seed"]  # type: ignore[attr-defined]

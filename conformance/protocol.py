@@ -1,0 +1,228 @@
+"""The adapter protocol: what an engine must offer for the suites to judge it.
+
+Documented for engine authors in docs/adapters.md. An adapter *translates*; the suites *judge*.
+An adapter must never emulate a rule its engine does not have: if the engine has no `.grad`
+accumulation, the adapter declares `tape=False` and the accumulation requirements are reported
+"not applicable", rather than faked.
+
+Two levels, declared in `Capabilities`:
+
+- functional gradients (every adapter): make tensors from NumPy arrays, apply ops of the op set
+  (`conformance.opset`), read values back, and compute vector-Jacobian products (`vjp`);
+- tape semantics (`tape=True`): leaves, `requires_grad`, `grad_fn`, `backward`, `.grad`
+  accumulation, `retain_graph`, no-grad blocks, and (`graph=True`) a walk of the backward graph.
+
+Engines signal refusal by raising: the suites expect an exception where PyTorch raises one, and
+the adapter lets the engine's own exception through untranslated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from conformance.opset import ALL_OPS
+
+Tensor = Any
+"""An engine's own tensor type; the harness treats it as opaque."""
+
+Node = Any
+"""An engine's own backward-graph node (PyTorch's `grad_fn` objects); opaque to the harness."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine has. Requirements needing a capability it lacks are "not applicable"."""
+
+    tape: bool = True
+    """Leaves, requires_grad, grad_fn, backward() into .grad with accumulation."""
+    graph: bool = True
+    """A walkable backward graph: nodes with next functions and per-leaf accumulate nodes."""
+    retain_graph: bool = True
+    """Saved values are freed after backward unless retained."""
+    retain_grad: bool = True
+    """Non-leaf tensors can opt in to receiving .grad."""
+    no_grad: bool = True
+    """A context in which ops record nothing."""
+    requires_grad_toggle: bool = True
+    """requires_grad can be switched on and off on leaves after creation."""
+    integer_tensors: bool = True
+    """Integer and bool tensors exist (and must refuse requires_grad)."""
+    dtypes: frozenset[str] = frozenset({"float32", "float64"})
+    ops: frozenset[str] = ALL_OPS
+    notes: Mapping[str, str] = field(default_factory=dict)
+    """Why a capability is absent, keyed by capability name; shown in reports."""
+
+    def has(self, capability: str) -> bool:
+        if capability.startswith("dtype:"):
+            return capability.removeprefix("dtype:") in self.dtypes
+        if capability.startswith("op:"):
+            return capability.removeprefix("op:") in self.ops
+        return bool(getattr(self, capability))
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """The functional level: every adapter implements these."""
+
+    name: ClassVar[str]
+    """Backend name as used in specifiers, e.g. "torch" in "torch:cuda"."""
+    devices: ClassVar[tuple[str, ...]]
+    """Device names the backend knows, default first (e.g. ("cpu", "cuda"))."""
+    device: str
+    capabilities: Capabilities
+
+    def version(self) -> str:
+        """The engine's version string."""
+
+    def environment(self) -> dict[str, Any]:
+        """Facts about the engine and device worth recording (GPU name, TF32 state, ...)."""
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool = False) -> Tensor:
+        """A new tensor on this adapter's device with the array's dtype, shape and values.
+
+        Functional engines ignore `requires_grad`; tape engines create a leaf.
+        """
+
+    def to_numpy(self, tensor: Tensor) -> np.ndarray:
+        """The tensor's values, on the host, without recording anything."""
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        """Apply op-set operation `op` (see conformance.opset) to operands `args`."""
+
+    def vjp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """Outputs of `fn(primals)` and the vector-Jacobian product with `cotangents`.
+
+        Never touches `.grad`. A gradient is None where an input does not reach any output.
+        """
+
+
+@runtime_checkable
+class TapeAdapter(Adapter, Protocol):
+    """The tape level, for engines with `Capabilities.tape` (PyTorch-style semantics)."""
+
+    def requires_grad(self, tensor: Tensor) -> bool: ...
+
+    def set_requires_grad(self, tensor: Tensor, flag: bool) -> Tensor:
+        """PyTorch's `tensor.requires_grad_(flag)`; returns what the engine returns."""
+
+    def is_leaf(self, tensor: Tensor) -> bool: ...
+
+    def grad_fn(self, tensor: Tensor) -> Node | None: ...
+
+    def backward(
+        self,
+        tensor: Tensor,
+        gradient: np.ndarray | None = None,
+        *,
+        retain_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None: ...
+
+    def grad(self, tensor: Tensor) -> np.ndarray | None:
+        """The tensor's `.grad` as a host array, or None. Must not warn for leaves."""
+
+    def grad_dtype(self, tensor: Tensor) -> str | None:
+        """The dtype name of `.grad` ("float32", ...) as the engine stores it, or None."""
+
+    def clear_grad(self, tensor: Tensor) -> None:
+        """`tensor.grad = None`."""
+
+    def zero_grad(self, tensor: Tensor) -> None:
+        """`tensor.grad.zero_()` (in place)."""
+
+    def retain_grad(self, tensor: Tensor) -> None: ...
+
+    def detach(self, tensor: Tensor) -> Tensor: ...
+
+    def no_grad(self) -> AbstractContextManager[Any]: ...
+
+    def enable_grad(self) -> AbstractContextManager[Any]: ...
+
+    def grad_of(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[np.ndarray] | None = None,
+        *,
+        retain_graph: bool = False,
+        allow_unused: bool = False,
+    ) -> list[np.ndarray | None]:
+        """`torch.autograd.grad`: gradients returned, `.grad` untouched."""
+
+    def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
+        """`tensor.add_(other)`."""
+
+    def dtype(self, tensor: Tensor) -> str: ...
+
+
+@runtime_checkable
+class GraphAdapter(TapeAdapter, Protocol):
+    """A walkable backward graph, for engines with `Capabilities.graph`."""
+
+    def next_nodes(self, node: Node) -> list[Node | None]:
+        """The nodes a node sends gradients to, in input order; None for inputs without grad."""
+
+    def accumulated_tensor(self, node: Node) -> Tensor | None:
+        """The leaf an accumulate node writes to (`AccumulateGrad.variable`), else None."""
+
+    def node_name(self, node: Node) -> str: ...
+
+
+FUNCTIONAL_METHODS = ("version", "environment", "tensor", "to_numpy", "apply", "vjp")
+TAPE_METHODS = (
+    "requires_grad",
+    "set_requires_grad",
+    "is_leaf",
+    "grad_fn",
+    "backward",
+    "grad",
+    "grad_dtype",
+    "clear_grad",
+    "zero_grad",
+    "retain_grad",
+    "detach",
+    "no_grad",
+    "enable_grad",
+    "grad_of",
+    "inplace_add",
+    "dtype",
+)
+GRAPH_METHODS = ("next_nodes", "accumulated_tensor", "node_name")
+
+
+def missing_members(adapter_class: type) -> list[str]:
+    """Names the class lacks for the capabilities it declares; empty when it conforms."""
+    needed = ["name", "devices", *FUNCTIONAL_METHODS]
+    caps = getattr(adapter_class, "capabilities", None)
+    if isinstance(caps, Capabilities):
+        if caps.tape:
+            needed += TAPE_METHODS
+        if caps.graph:
+            needed += GRAPH_METHODS
+    else:
+        needed.append("capabilities")
+    return [member for member in needed if not hasattr(adapter_class, member)]
+
+
+class DeviceUnavailable(RuntimeError):
+    """The requested device does not exist on this machine (never fall back silently)."""
+
+
+class EngineMissing(ImportError):
+    """The adapter's engine is not installed; `extra` names the pip extra that installs it."""
+
+    def __init__(self, backend: str, extra: str) -> None:
+        super().__init__(
+            f"backend {backend!r} needs its engine: pip install 'autograd-conformance[{extra}]'"
+        )
+        self.extra = extra

@@ -1,0 +1,97 @@
+"""Render a program as Python source a reader can paste into a shell.
+
+Engines with PyTorch's API (PyTorch, the reference engine) get native code: `import torch` and
+the ops spelled as PyTorch spells them, so the reproducer needs nothing but the engine. Other
+engines get a script that replays the program through this package's adapter for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from conformance.program import Program
+
+TORCH_DIALECTS = {"torch": "import torch", "reference": "import reference_engine as torch"}
+
+
+def literal(array: np.ndarray) -> str:
+    """A Python literal that reads back to exactly these values (repr of floats is exact)."""
+    if array.dtype.kind == "f":
+        text = repr(np.vectorize(_float_literal, otypes=[object])(array).tolist())
+        return text.replace("'", "")
+    return repr(array.tolist())
+
+
+def _float_literal(value: float) -> str:
+    if np.isnan(value):
+        return "float('nan')"
+    if np.isinf(value):
+        return "float('inf')" if value > 0 else "-float('inf')"
+    return repr(float(value))
+
+
+def _torch_expr(op: str, a: list[str], p: dict[str, Any]) -> str:
+    optional = ", ".join(f"{k}={v}" for k, v in zip(p.get("optional", ()), a[2:], strict=True))
+    optional = f", {optional}" if optional else ""
+    if op in {"add", "sub", "mul", "div", "matmul", "gt"}:
+        return f"torch.{op}({a[0]}, {a[1]})"
+    if op == "pow":
+        return f"torch.pow({a[0]}, {p['exponent']!r})"
+    if op in {"sum", "mean"}:
+        if p.get("dim") is None:
+            return f"torch.{op}({a[0]})"
+        dim = tuple(p["dim"]) if isinstance(p["dim"], (list, tuple)) else p["dim"]
+        return f"torch.{op}({a[0]}, dim={dim!r}, keepdim={bool(p.get('keepdim'))})"
+    if op == "transpose":
+        return f"torch.transpose({a[0]}, {p['dim0']}, {p['dim1']})"
+    if op == "reshape":
+        return f"torch.reshape({a[0]}, {tuple(p['shape'])!r})"
+    if op == "expand":
+        return f"{a[0]}.expand({', '.join(map(str, p['shape']))})"
+    if op == "index":
+        return f"{a[0]}[torch.tensor({list(p['indices'])!r}, dtype=torch.int64)]"
+    if op == "linear":
+        return f"torch.nn.functional.linear({a[0]}, {a[1]}{optional})"
+    if op == "bce_with_logits":
+        return (
+            f"torch.nn.functional.binary_cross_entropy_with_logits({a[0]}, {a[1]}, "
+            f"reduction={p.get('reduction', 'mean')!r}{optional})"
+        )
+    return f"torch.{op}({a[0]})"
+
+
+def render_program(program: Program, backend: str, device: str = "cpu") -> str:
+    """Source that builds the program's tensors and outputs as local variables.
+
+    The inputs are named after the program's inputs, the outputs are in `outputs`. For a
+    backend without a native dialect the source defines `adapter` too.
+    """
+    if backend in TORCH_DIALECTS:
+        device_arg = "" if device == "cpu" else f", device={device!r}"
+        lines = [TORCH_DIALECTS[backend]]
+        for i in program.inputs:
+            grad = ", requires_grad=True" if i.requires_grad else ""
+            data = tuple(i.value.shape) if i.value.size == 0 else literal(i.value)
+            maker = "zeros" if i.value.size == 0 else "tensor"
+            lines.append(
+                f"{i.name} = torch.{maker}({data}, dtype=torch.{i.value.dtype.name}"
+                f"{device_arg}{grad})"
+            )
+        for s in program.steps:
+            lines.append(f"{s.name} = {_torch_expr(s.op, list(s.args), dict(s.params))}")
+        lines.append(f"outputs = [{', '.join(program.outputs)}]")
+        return "\n".join(lines)
+    label = backend if device is None else f"{backend}:{device}"
+    return "\n".join(
+        [
+            "from conformance.program import Program",
+            "from conformance.registry import load_backend",
+            f"adapter = load_backend({label!r})",
+            f"program = Program.from_json({program.to_json()!r})",
+            "tensors = program.make_inputs(adapter)",
+            *(f"{i.name} = tensors[{n}]" for n, i in enumerate(program.inputs)),
+            "outputs = program.output_tensors(adapter, tensors)",
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Conformance suites, written once against the adapter protocol."""
