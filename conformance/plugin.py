@@ -28,6 +28,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="hypothesis profile (default: ci)",
     )
     group.addoption("--conformance-seed", type=int, default=None, help="hypothesis seed")
+    group.addoption(
+        "--requirement",
+        action="append",
+        default=[],
+        help="run only the tests of this requirement ID (repeatable)",
+    )
+    group.addoption(
+        "--conformance-results",
+        default=None,
+        help="stream one JSON line per test outcome to this file (used by `conformance run`)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,30 +71,44 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
     return [rid for mark in item.iter_markers("requirement") for rid in mark.args]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for rid in _requirement_ids(item):
             if rid not in BY_ID:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r}")
+    wanted = set(config.getoption("--requirement"))
+    if wanted:
+        unknown = sorted(wanted - set(BY_ID))
+        if unknown:
+            raise pytest.UsageError(f"unknown requirement id(s): {', '.join(unknown)}")
+        keep = [i for i in items if wanted & set(_requirement_ids(i))]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """After fixtures are set up: skip as not applicable when the backend lacks a capability."""
+    funcargs = getattr(item, "funcargs", {})
+    if "backend" not in funcargs:
+        return
+    adapter = funcargs["backend"]
+    for rid in _requirement_ids(item):
+        lacking = [c for c in BY_ID[rid].capabilities if not adapter.capabilities.has(c)]
+        if lacking:
+            notes = [adapter.capabilities.notes.get(c, "") for c in lacking]
+            why = "; ".join(n for n in notes if n) or "the engine does not declare it"
+            pytest.skip(f"{NOT_APPLICABLE} {rid} needs {', '.join(lacking)} ({why})")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    ids = _requirement_ids(item)
-    if ids and "backend" in getattr(item, "fixturenames", ()):
-        adapter = item.funcargs["backend"]  # type: ignore[attr-defined]
-        for rid in ids:
-            lacking = [c for c in BY_ID[rid].capabilities if not adapter.capabilities.has(c)]
-            if lacking:
-                notes = [adapter.capabilities.notes.get(c, "") for c in lacking]
-                why = "; ".join(n for n in notes if n) or "the engine does not declare it"
-                pytest.skip(f"{NOT_APPLICABLE} {rid} needs {', '.join(lacking)} ({why})")
     _count_examples(item)
     evidence.start()
     try:
         yield
     finally:
-        item.stash[COLLECTED] = evidence.stop()  # type: ignore[assignment]
+        item.stash[COLLECTED] = evidence.stop()
 
 
 COLLECTED = pytest.StashKey[Any]()
@@ -101,3 +126,66 @@ def _count_examples(item: pytest.Item) -> None:
 
     counted._counted = True  # type: ignore[attr-defined]
     handle.inner_test = counted
+
+
+def outcome_record(item: pytest.Item, report: pytest.TestReport) -> dict[str, Any]:
+    """One test's outcome as the report writers consume it."""
+    collected: evidence.Collector | None = item.stash.get(COLLECTED, None)
+    record: dict[str, Any] = {
+        "nodeid": item.nodeid,
+        "requirements": _requirement_ids(item),
+        "status": "passed",
+        "message": None,
+        "duration_s": round(report.duration, 4),
+        "examples": collected.examples if collected else 0,
+        "max_abs_error": collected.max_abs_error if collected else None,
+        "max_rel_error": collected.max_rel_error if collected else None,
+        "tolerance": collected.tolerance if collected else None,
+        "program": None,
+        "check": None,
+    }
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        record["status"] = "not-applicable" if reason.startswith(NOT_APPLICABLE) else "skipped"
+        record["message"] = reason
+    elif report.failed:
+        exc = item.stash.get(FAILURE, None)
+        record["status"] = (
+            "failed" if report.when == "call" and isinstance(exc, AssertionError) else "error"
+        )
+        record["message"] = _one_line(exc) if exc is not None else str(report.longrepr)[-2000:]
+        if isinstance(exc, evidence.Nonconformance):
+            record["program"] = exc.program.to_dict() if exc.program else None
+            record["check"] = exc.check
+            record["details"] = exc.details
+    return record
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, AssertionError) else text
+
+
+FAILURE = pytest.StashKey[BaseException]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if call.excinfo is not None and report.failed:
+        item.stash[FAILURE] = call.excinfo.value
+    path = item.config.getoption("--conformance-results")
+    if path is None:
+        return
+    done = report.when == "call" or (report.when == "setup" and not report.passed)
+    if not done:
+        return
+    record = outcome_record(item, report)
+    import json
+
+    # One line per test, flushed: a crash of the engine mid-run loses only the test in flight.
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(record, default=str) + "\n")
+        stream.flush()

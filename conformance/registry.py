@@ -92,8 +92,7 @@ def _import_target(spec: BackendSpec) -> type:
         raise BackendError(f"backend {spec.label!r}: cannot import {module_name!r}: {exc}") from exc
     except Exception as exc:  # an adapter module that fails at import is the adapter's bug
         raise BackendError(
-            f"backend {spec.label!r}: importing {module_name!r} raised "
-            f"{type(exc).__name__}: {exc}"
+            f"backend {spec.label!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
         ) from exc
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):

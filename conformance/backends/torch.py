@@ -23,13 +23,16 @@ class TorchAdapter(TorchLikeAdapter):
             raise EngineMissing("torch", "torch") from exc
         if device.startswith("cuda"):
             if not torch.cuda.is_available():
-                raise DeviceUnavailable(f"torch:{device}: no CUDA device is visible to PyTorch "
-                                        f"(torch {torch.__version__}, built with CUDA "
-                                        f"{torch.version.cuda})")
+                raise DeviceUnavailable(
+                    f"torch:{device}: no CUDA device is visible to PyTorch "
+                    f"(torch {torch.__version__}, built with CUDA "
+                    f"{torch.version.cuda})"
+                )
             index = int(device.partition(":")[2] or 0)
             if index >= torch.cuda.device_count():
-                raise DeviceUnavailable(f"torch:{device}: only {torch.cuda.device_count()} "
-                                        "CUDA device(s) are visible")
+                raise DeviceUnavailable(
+                    f"torch:{device}: only {torch.cuda.device_count()} CUDA device(s) are visible"
+                )
         elif device != "cpu":
             raise DeviceUnavailable(f"torch: unknown device {device!r}; use cpu, cuda or cuda:N")
         super().__init__(torch, device)
@@ -71,7 +74,10 @@ def _nvidia_driver_version() -> str | None:
     try:
         out = subprocess.run(
             [smi, "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -62,7 +62,7 @@ def _apply_table(m: Any) -> dict[str, Callable[[Sequence[Any], Mapping[str, Any]
 
 
 class TorchLikeAdapter:
-    """Adapter for a module exposing PyTorch's API (`module.tensor`, `module.autograd.grad`, ...)."""
+    """Adapter for a module with PyTorch's API (`module.tensor`, `module.autograd.grad`, ...)."""
 
     name: ClassVar[str] = ""
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
@@ -72,8 +72,12 @@ class TorchLikeAdapter:
         self.m = module
         self.device = device
         self._ops = _apply_table(module)
-        self._dtypes = {"float32": module.float32, "float64": module.float64,
-                        "int64": module.int64, "bool": module.bool}
+        self._dtypes = {
+            "float32": module.float32,
+            "float64": module.float64,
+            "int64": module.int64,
+            "bool": module.bool,
+        }
 
     # -- functional level -------------------------------------------------------------------
     def version(self) -> str:
@@ -85,7 +89,9 @@ class TorchLikeAdapter:
     def tensor(self, array: np.ndarray, *, requires_grad: bool = False) -> Tensor:
         array = np.asarray(array)
         return self.m.tensor(
-            array, dtype=self._dtypes[array.dtype.name], requires_grad=requires_grad,
+            array,
+            dtype=self._dtypes[array.dtype.name],
+            requires_grad=requires_grad,
             **self._device_kwargs(),
         )
 
@@ -185,8 +191,11 @@ class TorchLikeAdapter:
     ) -> list[np.ndarray | None]:
         seeds = None if grad_outputs is None else [self.tensor(np.asarray(g)) for g in grad_outputs]
         grads = self.m.autograd.grad(
-            list(outputs), list(inputs), grad_outputs=seeds,
-            retain_graph=retain_graph, allow_unused=allow_unused,
+            list(outputs),
+            list(inputs),
+            grad_outputs=seeds,
+            retain_graph=retain_graph,
+            allow_unused=allow_unused,
         )
         return [_maybe(self, g) for g in grads]
 

@@ -1,0 +1,322 @@
+"""Grad mode, the backward graph (Node, AccumulateGrad) and the engine that runs it.
+
+A Node is the backward of one op: `apply(grad_of_output)` returns one gradient (or None)
+per entry of `next_functions`. `saved` holds the arrays the backward needs; the engine sets
+it to None after a backward without retain_graph, and a later backward through that node
+raises, exactly when PyTorch would (nodes that saved nothing can be re-run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+Edge = tuple["Node | None", int]
+F = TypeVar("F", bound=Callable[..., Any])
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after"
+    " they have already been freed). Saved intermediate values of the graph are freed when you"
+    " call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward"
+    " through the graph a second time or if you need to access saved tensors after calling"
+    " backward."
+)
+
+
+# --- grad mode -------------------------------------------------------------------------------
+class GradMode:
+    enabled: bool = True  # a class attribute: the cheapest global flag to read per op
+
+
+def is_grad_enabled() -> bool:
+    return GradMode.enabled
+
+
+class _GradModeContext:
+    mode: bool
+
+    def __enter__(self) -> None:
+        self.prev = GradMode.enabled
+        GradMode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        GradMode.enabled = self.prev
+
+    def __call__(self, fn: F) -> F:  # also usable as a decorator, as in torch
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):  # noqa: N801
+    mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    mode = True
+
+
+class set_grad_enabled:  # noqa: N801
+    """Takes effect on construction, so `set_grad_enabled(False)` works as a plain call too."""
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = GradMode.enabled
+        GradMode.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        GradMode.enabled = self.prev
+
+
+# --- graph nodes -----------------------------------------------------------------------------
+class Node:
+    __slots__ = ("next_functions", "saved", "retained")
+
+    def __init__(self, next_functions: tuple[Edge, ...], saved: tuple[Any, ...] = ()) -> None:
+        self.next_functions = next_functions
+        self.saved: tuple[Any, ...] | None = saved
+        self.retained: Tensor | None = None  # the non-leaf output that called retain_grad()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+        raise NotImplementedError
+
+    def needs(self, i: int) -> bool:
+        """Whether input i wants a gradient; nodes skip work (and saving) for the others."""
+        return self.next_functions[i][0] is not None
+
+
+class AccumulateGrad(Node):
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        super().__init__(())
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+        # a leaf whose requires_grad was switched off after use is skipped, as in torch
+        if self.variable._requires_grad:
+            accumulate_into(self.variable, grad)
+        return ()
+
+
+def accumulate_into(t: Tensor, grad: np.ndarray) -> None:
+    """First gradient: a private copy in the tensor's own dtype; later ones add in place."""
+    from .tensor import Tensor
+
+    data = t._data
+    if grad.shape != data.shape:
+        from .ops import sum_to
+
+        grad = sum_to(grad, data.shape)
+    if t._grad is None:
+        t._grad = Tensor._wrap(np.array(grad, dtype=data.dtype, order="C"))
+    else:
+        g = t._grad._data
+        np.add(g, grad, out=g, casting="unsafe")
+
+
+def edge(t: Tensor) -> Edge:
+    fn = t._grad_fn
+    if fn is not None:
+        return (fn, 0)
+    if t._requires_grad:
+        return (t._accumulator(), 0)
+    return (None, 0)
+
+
+# --- the engine ------------------------------------------------------------------------------
+def _execute(
+    roots: list[tuple[Node, np.ndarray]],
+    keep_graph: bool,
+    accumulate: bool,
+    targets: set[Node] | None = None,
+) -> dict[Node, np.ndarray]:
+    """Run the graph once in topological order (Kahn), each node once with the sum of the
+    gradients from all its consumers. With `targets`, only nodes on a path to a target run;
+    the gradients arriving at targets are returned."""
+    deps: dict[Node, int] = {}
+    order_seen: list[Node] = []
+    stack = [n for n, _ in roots]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        order_seen.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+
+    runs = _needed(order_seen, deps, targets) if targets is not None else seen
+    for node in runs:
+        if node.saved is None:
+            raise RuntimeError(FREED_MSG)
+
+    buffers: dict[Node, np.ndarray] = {}
+    for node, g in roots:
+        buffers[node] = buffers[node] + g if node in buffers else g
+    captured: dict[Node, np.ndarray] = {}
+    ready = [n for n in dict.fromkeys(n for n, _ in roots) if n not in deps]
+    while ready:
+        node = ready.pop()
+        grad = buffers.pop(node, None)
+        grads: Sequence[np.ndarray | None] = ()
+        if grad is not None:
+            if targets is not None and node in targets:
+                captured[node] = grad
+            if node.retained is not None and accumulate:
+                accumulate_into(node.retained, grad)
+            if node in runs and (accumulate or type(node) is not AccumulateGrad):
+                grads = node.apply(grad)
+                if not keep_graph and node.saved:
+                    node.saved = None
+        for i, (nxt, _) in enumerate(node.next_functions):
+            if nxt is None:
+                continue
+            g = grads[i] if grads else None
+            if g is not None:
+                prev = buffers.get(nxt)
+                buffers[nxt] = g if prev is None else prev + g
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                ready.append(nxt)
+    return captured
+
+
+def _needed(order: list[Node], deps: dict[Node, int], targets: set[Node]) -> set[Node]:
+    """Nodes with a target strictly below them (a target itself runs only if so)."""
+    # `order` is DFS discovery order, not topological, so iterate to a fixed point
+    needed: set[Node] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in order:
+            if node in needed:
+                continue
+            if any(n is not None and (n in targets or n in needed) for n, _ in node.next_functions):
+                needed.add(node)
+                changed = True
+    return needed
+
+
+def _roots(
+    outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None]
+) -> list[tuple[Node, np.ndarray]]:
+    from .dtypes import Size
+
+    roots = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        data = out._data
+        if g is None:
+            if data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            garr = np.ones_like(data)
+        else:
+            garr = g._data if hasattr(g, "_data") else np.asarray(g)
+            if garr.shape != data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {Size(garr.shape)!r}"
+                    f" and output[{i}] has a shape of {Size(data.shape)!r}."
+                )
+            if garr.dtype != data.dtype:
+                garr = garr.astype(data.dtype)
+        node = out._grad_fn if out._grad_fn is not None else out._accumulator()
+        roots.append((node, garr))
+    return roots
+
+
+def _as_seq(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, list | tuple) else [x]
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+) -> None:
+    if create_graph:
+        raise NotImplementedError("reference_engine does not build graphs of gradients")
+    outs = _as_seq(tensors)
+    grads = _as_seq(grad_tensors) or [None] * len(outs)
+    roots = _roots(outs, grads)
+    targets = None
+    if inputs is not None:
+        ins = _as_seq(inputs)
+        if not ins:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        targets = set()
+        for t in ins:
+            if not t.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            targets.add(t._grad_fn if t._grad_fn is not None else t._accumulator())
+    captured = _execute(roots, bool(retain_graph), accumulate=targets is None, targets=targets)
+    if inputs is not None:
+        for t in _as_seq(inputs):
+            node = t._grad_fn if t._grad_fn is not None else t._accumulator()
+            if node in captured and t._requires_grad:
+                accumulate_into(t, captured[node])
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
+    from .tensor import Tensor
+
+    if create_graph:
+        raise NotImplementedError("reference_engine does not build graphs of gradients")
+    outs, ins = _as_seq(outputs), _as_seq(inputs)
+    grads = _as_seq(grad_outputs) or [None] * len(outs)
+    for t in ins:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots = _roots(outs, grads)
+    nodes = [t._grad_fn if t._grad_fn is not None else t._accumulator() for t in ins]
+    keep = create_graph if retain_graph is None else retain_graph
+    captured = _execute(roots, bool(keep), accumulate=False, targets=set(nodes))
+    result: list[Tensor | None] = []
+    for i, (t, node) in enumerate(zip(ins, nodes, strict=True)):
+        g = captured.get(node)
+        if g is None:
+            if materialize_grads:
+                g = np.zeros_like(t._data)
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the"
+                    " graph. Set allow_unused=True if this is the desired behavior."
+                )
+            else:
+                result.append(None)
+                continue
+        result.append(Tensor._wrap(np.array(g, dtype=t._data.dtype)))
+    return tuple(result)
