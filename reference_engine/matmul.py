@@ -1,0 +1,186 @@
+"""matmul as torch.matmul dispatches it, so the recorded nodes match PyTorch's:
+1-D@1-D dot, 2-D@1-D mv, 1-D@2-D unsqueeze(0).mm().squeeze_(0), 2-D@2-D mm, N-D@(1|2)-D
+by folding the batch into rows, other batched cases a broadcasting bmm."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import GradMode, Node, edge
+from .dtypes import short_name
+from .ops import Grads, sum_to
+from .shape_ops import SqueezeBackward4, UnsafeViewBackward0, reshape, squeeze, unsqueeze
+from .tensor import Tensor
+
+
+def _same_dtype(a: np.ndarray, b: np.ndarray, op: str) -> None:
+    if a.dtype != b.dtype:
+        names = {"float32": "float", "float64": "double", "int64": "long int"}
+        raise RuntimeError(
+            f"{op}: expected m1 and m2 to have the same dtype, but got:"
+            f" {names.get(a.dtype.name, a.dtype.name)} != {names.get(b.dtype.name, b.dtype.name)}"
+        )
+
+
+def _node(cls: type[Node], a: Tensor, b: Tensor) -> Node:
+    """A two-input node saving each operand only if the *other* operand wants a gradient."""
+    return cls(
+        (edge(a), edge(b)),
+        (a._data if b._requires_grad else None, b._data if a._requires_grad else None),
+    )
+
+
+def _wants(*ts: Tensor) -> bool:
+    return GradMode.enabled and any(t._requires_grad for t in ts)
+
+
+class DotBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g: np.ndarray) -> Grads:
+        x, y = self.saved  # type: ignore[misc]
+        return (g * y if self.needs(0) else None, g * x if self.needs(1) else None)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    x, y = a._data, b._data
+    if x.dtype != y.dtype:
+        raise RuntimeError(
+            "dot : expected both vectors to have same dtype, but found"
+            f" {short_name(x.dtype)} and {short_name(y.dtype)}"
+        )
+    if x.shape != y.shape:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{x.size}] and src [{y.size}] to have"
+            f" the same number of elements, but got {x.size} and {y.size} elements respectively"
+        )
+    out = np.asarray(np.dot(x, y))
+    return Tensor._result(out, _node(DotBackward0, a, b)) if _wants(a, b) else Tensor._wrap(out)
+
+
+class MvBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g: np.ndarray) -> Grads:
+        m, v = self.saved  # type: ignore[misc]
+        return (np.outer(g, v) if self.needs(0) else None, m.T @ g if self.needs(1) else None)
+
+
+def mv(a: Tensor, b: Tensor) -> Tensor:
+    x, y = a._data, b._data
+    _same_dtype(x, y, "mv")
+    if x.shape[1] != y.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({x.shape[0]}), mat ({x.shape[0]}x{x.shape[1]}),"
+            f" vec ({y.shape[0]})"
+        )
+    out = x @ y
+    return Tensor._result(out, _node(MvBackward0, a, b)) if _wants(a, b) else Tensor._wrap(out)
+
+
+class MmBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g: np.ndarray) -> Grads:
+        x, y = self.saved  # type: ignore[misc]
+        return (g @ y.T if self.needs(0) else None, x.T @ g if self.needs(1) else None)
+
+
+def _check_mm(x: np.ndarray, y: np.ndarray) -> None:
+    _same_dtype(x, y, "mm")
+    if x.shape[1] != y.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({x.shape[0]}x{x.shape[1]} and"
+            f" {y.shape[0]}x{y.shape[1]})"
+        )
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    x, y = a._data, b._data
+    _check_mm(x, y)
+    out = x @ y
+    return Tensor._result(out, _node(MmBackward0, a, b)) if _wants(a, b) else Tensor._wrap(out)
+
+
+class AddmmBackward0(Node):
+    """bias + m1 @ m2, the fused op F.linear records for 2-D inputs with a bias."""
+
+    __slots__ = ("bias_shape",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        x, y = self.saved  # type: ignore[misc]
+        return (
+            sum_to(g, self.bias_shape) if self.needs(0) else None,
+            g @ y.T if self.needs(1) else None,
+            x.T @ g if self.needs(2) else None,
+        )
+
+
+def addmm(bias: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    x, y = a._data, b._data
+    _check_mm(x, y)
+    out = x @ y + bias._data
+    if not _wants(bias, a, b):
+        return Tensor._wrap(out)
+    node = AddmmBackward0(
+        (edge(bias), edge(a), edge(b)),
+        (x if b._requires_grad else None, y if a._requires_grad else None),
+    )
+    node.bias_shape = bias._data.shape
+    return Tensor._result(out, node)
+
+
+class BmmBackward0(Node):
+    """Broadcasting batched matmul; 1-D operands are treated as a row / column."""
+
+    __slots__ = ("shapes",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        x, y = self.saved  # type: ignore[misc]
+        sa, sb = self.shapes
+        if len(sa) == 1:
+            g = np.expand_dims(g, -2)
+        if len(sb) == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if self.needs(0):
+            y2 = y[:, None] if y.ndim == 1 else y
+            ga = sum_to(g @ np.swapaxes(y2, -1, -2), sa if len(sa) > 1 else (1, *sa))
+            ga = ga.reshape(sa)
+        if self.needs(1):
+            x2 = x[None, :] if x.ndim == 1 else x
+            gb = sum_to(np.swapaxes(x2, -1, -2) @ g, sb if len(sb) > 1 else (*sb, 1))
+            gb = gb.reshape(sb)
+        return ga, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    da, db = a._data.ndim, b._data.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+        )
+    if da == 1 and db == 1:
+        return dot(a, b)
+    if da == 2 and db == 1:
+        return mv(a, b)
+    if da == 1 and db == 2:
+        return squeeze(mm(unsqueeze(a, 0), b), 0, SqueezeBackward4)
+    if da == 2 and db == 2:
+        return mm(a, b)
+    if da >= 3 and db <= 2:
+        batch, k = a._data.shape[:-1], a._data.shape[-1]
+        rows = reshape(a, (int(np.prod(batch)), k))
+        out = mv(rows, b) if db == 1 else mm(rows, b)
+        return reshape(out, batch + b._data.shape[1:], UnsafeViewBackward0)
+    x, y = a._data, b._data
+    _same_dtype(x, y, "bmm")
+    try:
+        out = np.matmul(x, y)
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
+    if not _wants(a, b):
+        return Tensor._wrap(out)
+    node = _node(BmmBackward0, a, b)
+    node.shapes = (x.shape, y.shape)  # type: ignore[attr-defined]
+    return reshape(Tensor._result(out, node), out.shape, UnsafeViewBackward0)

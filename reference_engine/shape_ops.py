@@ -1,0 +1,225 @@
+"""Views and indexing. None of these save tensors (only shapes), so their nodes survive a
+backward without retain_graph; integer-array indexing saves the index, as torch does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autograd import GradMode, Node, edge
+from .dtypes import Size
+from .ops import Grads, as_tensor, check_inplace, normalize_dim
+from .tensor import Scalar, Tensor
+
+
+def size_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)), as torch does."""
+    if len(args) == 1 and isinstance(args[0], tuple | list | Size):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _record(a: Tensor, out: np.ndarray, node_cls: type[Node], **attrs: Any) -> Tensor:
+    if not (GradMode.enabled and a._requires_grad):
+        return Tensor._wrap(out)
+    node = node_cls((edge(a),))
+    for k, v in attrs.items():
+        setattr(node, k, v)
+    return Tensor._result(out, node)
+
+
+class ViewBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        return (g.reshape(self.shape),)
+
+
+class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+def reshape(a: Tensor, shape: tuple[int, ...], node_cls: type[Node] = ViewBackward0) -> Tensor:
+    x = a._data
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = int(np.prod([n for n in shape if n != -1]))
+    if (-1 not in shape and known != x.size) or (-1 in shape and (known == 0 or x.size % known)):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {x.size}")
+    return _record(a, x.reshape(shape), node_cls, shape=x.shape)
+
+
+class TransposeBackward0(Node):
+    __slots__ = ("dims",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        return (np.swapaxes(g, *self.dims) if g.ndim else g,)
+
+
+class TBackward0(TransposeBackward0):
+    __slots__ = ()
+
+
+def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+    x = a._data
+    d0, d1 = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
+    out = np.swapaxes(x, d0, d1) if x.ndim else x
+    return _record(a, out, TransposeBackward0, dims=(d0, d1))
+
+
+def t(a: Tensor) -> Tensor:
+    nd = a._data.ndim
+    if nd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
+    dims = (0, 1) if nd == 2 else (0, 0)
+    return _record(a, a._data.T, TBackward0, dims=dims)
+
+
+class PermuteBackward0(Node):
+    __slots__ = ("dims",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        return (np.transpose(g, np.argsort(self.dims)),)
+
+
+def permute(a: Tensor, dims: tuple[int, ...]) -> Tensor:
+    dims = tuple(normalize_dim(d, a._data.ndim) for d in dims)
+    return _record(a, np.transpose(a._data, dims), PermuteBackward0, dims=dims)
+
+
+class ExpandBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        from .ops import sum_to
+
+        return (sum_to(g, self.shape),)
+
+
+def expand(a: Tensor, sizes: tuple[int, ...]) -> Tensor:
+    x = a._data
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(x.shape)}}}, size={list(sizes)}): the number of"
+            " sizes provided must be greater or equal to the number of dimensions in the tensor"
+        )
+    target = list(sizes)
+    for i, n in enumerate(x.shape):
+        want = sizes[lead + i]
+        if want == -1:
+            target[lead + i] = n
+        elif n != 1 and want != n:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({n}) at"
+                f" non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  Tensor"
+                f" sizes: {list(x.shape)}"
+            )
+    return _record(a, np.broadcast_to(x, tuple(target)), ExpandBackward0, shape=x.shape)
+
+
+class UnsqueezeBackward0(Node):
+    __slots__ = ("dim",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        return (np.squeeze(g, self.dim),)
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    d = normalize_dim(dim, a._data.ndim + 1)
+    return _record(a, np.expand_dims(a._data, d), UnsqueezeBackward0, dim=d)
+
+
+class SqueezeBackward1(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        return (g.reshape(self.shape),)
+
+
+class SqueezeBackward4(SqueezeBackward1):
+    """What torch records for the in-place squeeze_(dim) inside matmul."""
+
+    __slots__ = ()
+
+
+def squeeze(a: Tensor, dim: int, node_cls: type[Node] = SqueezeBackward1) -> Tensor:
+    x = a._data
+    d = normalize_dim(dim, x.ndim)
+    out = np.squeeze(x, d) if x.ndim and x.shape[d] == 1 else x
+    return _record(a, out, node_cls, shape=x.shape)
+
+
+# --- indexing --------------------------------------------------------------------------------
+class IndexBackward0(Node):
+    __slots__ = ("shape",)
+
+    def apply(self, g: np.ndarray) -> Grads:
+        (key,) = self.saved  # type: ignore[misc]
+        out = np.zeros(self.shape, dtype=g.dtype)
+        np.add.at(out, key, g)  # repeated indices accumulate
+        return (out,)
+
+
+class SelectBackward0(Node):
+    __slots__ = ("shape", "key")
+
+    def apply(self, g: np.ndarray) -> Grads:
+        out = np.zeros(self.shape, dtype=g.dtype)
+        out[self.key] = g
+        return (out,)
+
+
+class SliceBackward0(SelectBackward0):
+    __slots__ = ()
+
+
+def _key(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        if index._data.dtype.kind not in "biu":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(_key(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def index(a: Tensor, index: Any) -> Tensor:
+    key = _key(index)
+    try:
+        out = a._data[key]
+    except IndexError as e:
+        raise IndexError(str(e).replace("axis", "dimension")) from None
+    basic = isinstance(key, int | slice) or (
+        isinstance(key, tuple) and all(isinstance(k, int | slice) for k in key)
+    )
+    if basic:
+        out = np.array(out) if np.ndim(out) == 0 else out
+    if not (GradMode.enabled and a._requires_grad):
+        return Tensor._wrap(np.asarray(out))
+    shape = a._data.shape
+    if basic:
+        cls = SelectBackward0 if isinstance(key, int) else SliceBackward0
+        node: Node = cls((edge(a),))
+        node.shape, node.key = shape, key  # type: ignore[attr-defined]
+    else:
+        node = IndexBackward0((edge(a),), (key,))
+        node.shape = shape  # type: ignore[attr-defined]
+    return Tensor._result(np.asarray(out), node)
+
+
+def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
+    check_inplace(
+        a, "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    )
+    v = as_tensor(value)
+    if GradMode.enabled and (a._requires_grad or v._requires_grad):
+        raise NotImplementedError(
+            "reference_engine records no CopySlices node: index assignment into a tensor that"
+            " is part of a graph is not supported"
+        )
+    a._data[_key(index)] = v._data
+
