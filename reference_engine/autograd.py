@@ -89,6 +89,9 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
     def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
         raise NotImplementedError
 
@@ -110,24 +113,8 @@ class AccumulateGrad(Node):
     def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
         # a leaf whose requires_grad was switched off after use is skipped, as in torch
         if self.variable._requires_grad:
-            accumulate_into(self.variable, grad)
+            self.variable._accumulate_grad(grad)
         return ()
-
-
-def accumulate_into(t: Tensor, grad: np.ndarray) -> None:
-    """First gradient: a private copy in the tensor's own dtype; later ones add in place."""
-    from .tensor import Tensor
-
-    data = t._data
-    if grad.shape != data.shape:
-        from .ops import sum_to
-
-        grad = sum_to(grad, data.shape)
-    if t._grad is None:
-        t._grad = Tensor._wrap(np.array(grad, dtype=data.dtype, order="C"))
-    else:
-        g = t._grad._data
-        np.add(g, grad, out=g, casting="unsafe")
 
 
 def edge(t: Tensor) -> Edge:
@@ -143,74 +130,86 @@ def edge(t: Tensor) -> Edge:
 def _execute(
     roots: list[tuple[Node, np.ndarray]],
     keep_graph: bool,
-    accumulate: bool,
     targets: set[Node] | None = None,
 ) -> dict[Node, np.ndarray]:
-    """Run the graph once in topological order (Kahn), each node once with the sum of the
-    gradients from all its consumers. With `targets`, only nodes on a path to a target run;
-    the gradients arriving at targets are returned."""
+    """Run the graph once in topological order (Kahn's algorithm): a node runs when all its
+    consumers have run, so it sees the sum of the gradients from every path, exactly once.
+
+    Without `targets` every node runs, AccumulateGrad included (backward). With `targets`,
+    only nodes with a target below them run, and the gradients arriving at the targets are
+    returned instead of accumulated (autograd.grad, backward(inputs=...)).
+    """
+    # pass 1: count each node's consumers; refuse freed nodes before any .grad is touched
     deps: dict[Node, int] = {}
-    order_seen: list[Node] = []
-    stack = [n for n, _ in roots]
-    seen = set(stack)
+    root_nodes = list(dict.fromkeys(n for n, _ in roots))
+    order = list(root_nodes)
+    stack = list(root_nodes)
     while stack:
         node = stack.pop()
-        order_seen.append(node)
+        if node.saved is None and targets is None:
+            raise RuntimeError(FREED_MSG)
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-
-    runs = _needed(order_seen, deps, targets) if targets is not None else seen
-    for node in runs:
-        if node.saved is None:
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                if nxt not in root_nodes:
+                    stack.append(nxt)
+                    order.append(nxt)
+    runs = None
+    if targets is not None:
+        runs = _needed(order, targets)
+        if any(node.saved is None for node in runs):
             raise RuntimeError(FREED_MSG)
 
+    # pass 2: run nodes whose consumers are all done, summing gradients per node
     buffers: dict[Node, np.ndarray] = {}
-    for node, g in roots:
-        buffers[node] = buffers[node] + g if node in buffers else g
+    for node, root_grad in roots:
+        buffers[node] = buffers[node] + root_grad if node in buffers else root_grad
     captured: dict[Node, np.ndarray] = {}
-    ready = [n for n in dict.fromkeys(n for n, _ in roots) if n not in deps]
+    ready = [n for n in root_nodes if n not in deps]
     while ready:
         node = ready.pop()
         grad = buffers.pop(node, None)
-        grads: Sequence[np.ndarray | None] = ()
+        grads: Sequence[np.ndarray | None] | None = None
         if grad is not None:
-            if targets is not None and node in targets:
-                captured[node] = grad
-            if node.retained is not None and accumulate:
-                accumulate_into(node.retained, grad)
-            if node in runs and (accumulate or type(node) is not AccumulateGrad):
+            if runs is None:
+                if node.retained is not None:
+                    node.retained._accumulate_grad(grad)
                 grads = node.apply(grad)
-                if not keep_graph and node.saved:
-                    node.saved = None
+            else:
+                if node in targets:  # type: ignore[operator]
+                    captured[node] = grad
+                if node in runs:
+                    grads = node.apply(grad)
+            if not keep_graph and node.saved and grads is not None:
+                node.saved = None
         for i, (nxt, _) in enumerate(node.next_functions):
             if nxt is None:
                 continue
-            g = grads[i] if grads else None
+            g = None if grads is None else grads[i]
             if g is not None:
                 prev = buffers.get(nxt)
                 buffers[nxt] = g if prev is None else prev + g
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if not left:
                 ready.append(nxt)
     return captured
 
 
-def _needed(order: list[Node], deps: dict[Node, int], targets: set[Node]) -> set[Node]:
-    """Nodes with a target strictly below them (a target itself runs only if so)."""
-    # `order` is DFS discovery order, not topological, so iterate to a fixed point
+def _needed(order: list[Node], targets: set[Node]) -> set[Node]:
+    """The nodes with a target somewhere below them: the only ones worth running."""
     needed: set[Node] = set()
     changed = True
-    while changed:
+    while changed:  # `order` is discovery order, not topological: iterate to a fixed point
         changed = False
         for node in order:
-            if node in needed:
-                continue
-            if any(n is not None and (n in targets or n in needed) for n, _ in node.next_functions):
+            if node not in needed and any(
+                n is not None and (n in targets or n in needed) for n, _ in node.next_functions
+            ):
                 needed.add(node)
                 changed = True
     return needed
@@ -274,12 +273,12 @@ def backward(
             if not t.requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             targets.add(t._grad_fn if t._grad_fn is not None else t._accumulator())
-    captured = _execute(roots, bool(retain_graph), accumulate=targets is None, targets=targets)
+    captured = _execute(roots, bool(retain_graph), targets)
     if inputs is not None:
         for t in _as_seq(inputs):
             node = t._grad_fn if t._grad_fn is not None else t._accumulator()
             if node in captured and t._requires_grad:
-                accumulate_into(t, captured[node])
+                t._accumulate_grad(captured[node])
 
 
 def grad(
@@ -303,7 +302,7 @@ def grad(
     roots = _roots(outs, grads)
     nodes = [t._grad_fn if t._grad_fn is not None else t._accumulator() for t in ins]
     keep = create_graph if retain_graph is None else retain_graph
-    captured = _execute(roots, bool(keep), accumulate=False, targets=set(nodes))
+    captured = _execute(roots, bool(keep), set(nodes))
     result: list[Tensor | None] = []
     for i, (t, node) in enumerate(zip(ins, nodes, strict=True)):
         g = captured.get(node)

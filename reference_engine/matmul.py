@@ -106,6 +106,7 @@ class AddmmBackward0(Node):
     """bias + m1 @ m2, the fused op F.linear records for 2-D inputs with a bias."""
 
     __slots__ = ("bias_shape",)
+    bias_shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         x, y = self.saved  # type: ignore[misc]
@@ -134,6 +135,7 @@ class BmmBackward0(Node):
     """Broadcasting batched matmul; 1-D operands are treated as a row / column."""
 
     __slots__ = ("shapes",)
+    shapes: tuple[tuple[int, ...], tuple[int, ...]]
 
     def apply(self, g: np.ndarray) -> Grads:
         x, y = self.saved  # type: ignore[misc]

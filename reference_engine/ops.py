@@ -33,8 +33,9 @@ def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g.sum(axis=axes).reshape(shape)
 
 
-def _for(g: np.ndarray, meta: Meta) -> np.ndarray:
-    return sum_to(g, meta[0]).astype(meta[1], copy=False)
+def _for(g: np.ndarray, meta: Meta | None) -> np.ndarray:
+    """The gradient for one input of a binary op (meta None: same shape and dtype as out)."""
+    return g if meta is None else sum_to(g, meta[0]).astype(meta[1], copy=False)
 
 
 # --- operands --------------------------------------------------------------------------------
@@ -67,20 +68,22 @@ def _wants(a: Tensor, b: Tensor | None) -> bool:
     return GradMode.enabled and (a._requires_grad or (b is not None and b._requires_grad))
 
 
-def _meta(t: Tensor | None) -> Meta:
-    return ((), DEFAULT_FLOAT) if t is None else (t._data.shape, t._data.dtype)
-
-
-def _edges(a: Tensor, b: Tensor | None) -> tuple[tuple[Node | None, int], ...]:
-    return (edge(a), NO_EDGE if b is None else edge(b))
+def _meta(x: np.ndarray, out: np.ndarray) -> Meta | None:
+    # None in the common case lets the backward hand the gradient through untouched
+    return None if x.shape == out.shape and x.dtype == out.dtype else (x.shape, x.dtype)
 
 
 class BinaryNode(Node):
     __slots__ = ("meta",)
+    meta: tuple[Meta | None, Meta | None]
 
-    def __init__(self, a: Tensor, b: Tensor | None, saved: tuple[Any, ...] = ()) -> None:
-        super().__init__(_edges(a, b), saved)
-        self.meta = (_meta(a), _meta(b))
+    def __init__(
+        self, a: Tensor, b: Tensor | None, out: np.ndarray, saved: tuple[Any, ...] = ()
+    ) -> None:
+        self.next_functions = (edge(a), NO_EDGE if b is None else edge(b))
+        self.saved = saved
+        self.retained = None
+        self.meta = (_meta(a._data, out), None if b is None else _meta(b._data, out))
 
 
 # --- add / sub -------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ def add(a: Tensor, b: Tensor | Scalar) -> Tensor:
     x, y, bt = _args(a, b)
     out = x + y
     if _wants(a, bt):
-        return Tensor._result(out, AddBackward0(a, bt))
+        return Tensor._result(out, AddBackward0(a, bt, out))
     return Tensor._wrap(out)
 
 
@@ -117,7 +120,7 @@ def sub(a: Tensor, b: Tensor | Scalar) -> Tensor:
         )
     out = x - y
     if _wants(a, bt):
-        return Tensor._result(out, SubBackward0(a, bt))
+        return Tensor._result(out, SubBackward0(a, bt, out))
     return Tensor._wrap(out)
 
 
@@ -144,8 +147,10 @@ class MulBackward0(BinaryNode):
     def apply(self, g: np.ndarray) -> Grads:
         x, y = self.saved  # type: ignore[misc]
         ma, mb = self.meta
-        return (_for(g * y, ma) if self.needs(0) else None,
-                _for(g * x, mb) if self.needs(1) else None)
+        return (
+            _for(g * y, ma) if self.needs(0) else None,
+            _for(g * x, mb) if self.needs(1) else None,
+        )
 
 
 def mul(a: Tensor, b: Tensor | Scalar) -> Tensor:
@@ -155,7 +160,7 @@ def mul(a: Tensor, b: Tensor | Scalar) -> Tensor:
         # save only what a wanted gradient needs: d/da needs b, d/db needs a
         need_b = bt is not None and bt._requires_grad
         saved = (x if need_b else None, y if a._requires_grad else None)
-        return Tensor._result(out, MulBackward0(a, bt, saved))
+        return Tensor._result(out, MulBackward0(a, bt, out, saved))
     return Tensor._wrap(out)
 
 
@@ -181,7 +186,7 @@ def div(a: Tensor, b: Tensor | Scalar) -> Tensor:
         out = x / y
     if _wants(a, bt):
         need_b = bt is not None and bt._requires_grad
-        return Tensor._result(out, DivBackward0(a, bt, (x if need_b else None, y)))
+        return Tensor._result(out, DivBackward0(a, bt, out, (x if need_b else None, y)))
     return Tensor._wrap(out)
 
 
@@ -205,6 +210,7 @@ class PowBackward0(Node):
     """x ** p for a Python scalar p."""
 
     __slots__ = ("exponent",)
+    exponent: Any
 
     def apply(self, g: np.ndarray) -> Grads:
         (x,) = self.saved  # type: ignore[misc]
@@ -237,6 +243,7 @@ class PowBackward2(Node):
     """s ** e for a Python scalar base s."""
 
     __slots__ = ("base",)
+    base: Any
 
     def apply(self, g: np.ndarray) -> Grads:
         (out,) = self.saved  # type: ignore[misc]
@@ -258,7 +265,7 @@ def pow(a: Tensor, p: Tensor | Scalar) -> Tensor:  # noqa: A001 - torch.pow
         node = PowBackward0((edge(a),), (x,))
         node.exponent = e
         return Tensor._result(out, node)
-    return Tensor._result(out, PowBackward1(a, et, (x, e, out)))
+    return Tensor._result(out, PowBackward1(a, et, out, (x, e, out)))
 
 
 def rpow(a: Tensor, base: Scalar) -> Tensor:
@@ -334,7 +341,7 @@ def log(a: Tensor) -> Tensor:
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1/(1+exp(-x)) without overflow: exp only ever sees -|x|."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return np.where(x >= 0, 1, e).astype(x.dtype, copy=False) / (1 + e)
 
 
 class SigmoidBackward0(Node):
@@ -346,7 +353,8 @@ class SigmoidBackward0(Node):
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    out = stable_sigmoid(_floating(a._data))
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the right limit, 0
+        out = 1 / (1 + np.exp(-_floating(a._data)))
     return _unary(a, out, SigmoidBackward0, (out,))
 
 
@@ -391,6 +399,7 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001 - torch.abs
 
 class ToCopyBackward0(Node):
     __slots__ = ("dtype",)
+    dtype: np.dtype
 
     def apply(self, g: np.ndarray) -> Grads:
         return (g.astype(self.dtype),)
@@ -429,8 +438,9 @@ ne = _compare(np.not_equal)
 def normalize_dim(d: int, ndim: int) -> int:
     lo, hi = -builtins.max(ndim, 1), builtins.max(ndim, 1) - 1
     if not lo <= d <= hi:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
-                         f"but got {d})")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
+        )
     return d % builtins.max(ndim, 1)
 
 
@@ -447,6 +457,7 @@ def _dims(dim: int | Sequence[int], ndim: int) -> tuple[int, ...]:
 
 class SumBackward0(Node):
     __slots__ = ("shape",)
+    shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         return (np.broadcast_to(g, self.shape),)
@@ -454,6 +465,9 @@ class SumBackward0(Node):
 
 class SumBackward1(Node):
     __slots__ = ("shape", "dims", "keepdim")
+    shape: tuple[int, ...]
+    dims: tuple[int, ...]
+    keepdim: bool
 
     def apply(self, g: np.ndarray) -> Grads:
         if not self.keepdim:
@@ -463,6 +477,7 @@ class SumBackward1(Node):
 
 class MeanBackward0(SumBackward0):
     __slots__ = ("count",)
+    count: int
 
     def apply(self, g: np.ndarray) -> Grads:
         return (np.broadcast_to(g / self.count, self.shape),)
@@ -470,6 +485,7 @@ class MeanBackward0(SumBackward0):
 
 class MeanBackward1(SumBackward1):
     __slots__ = ("count",)
+    count: int
 
     def apply(self, g: np.ndarray) -> Grads:
         if not self.keepdim:

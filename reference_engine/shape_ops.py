@@ -31,6 +31,7 @@ def _record(a: Tensor, out: np.ndarray, node_cls: type[Node], **attrs: Any) -> T
 
 class ViewBackward0(Node):
     __slots__ = ("shape",)
+    shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         return (g.reshape(self.shape),)
@@ -52,6 +53,7 @@ def reshape(a: Tensor, shape: tuple[int, ...], node_cls: type[Node] = ViewBackwa
 
 class TransposeBackward0(Node):
     __slots__ = ("dims",)
+    dims: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         return (np.swapaxes(g, *self.dims) if g.ndim else g,)
@@ -78,6 +80,7 @@ def t(a: Tensor) -> Tensor:
 
 class PermuteBackward0(Node):
     __slots__ = ("dims",)
+    dims: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         return (np.transpose(g, np.argsort(self.dims)),)
@@ -90,6 +93,7 @@ def permute(a: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 class ExpandBackward0(Node):
     __slots__ = ("shape",)
+    shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         from .ops import sum_to
@@ -121,18 +125,21 @@ def expand(a: Tensor, sizes: tuple[int, ...]) -> Tensor:
 
 class UnsqueezeBackward0(Node):
     __slots__ = ("dim",)
+    dim: int
 
     def apply(self, g: np.ndarray) -> Grads:
         return (np.squeeze(g, self.dim),)
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
-    d = normalize_dim(dim, a._data.ndim + 1)
-    return _record(a, np.expand_dims(a._data, d), UnsqueezeBackward0, dim=d)
+    x = a._data
+    d = normalize_dim(dim, x.ndim + 1)
+    return _record(a, x.reshape(x.shape[:d] + (1,) + x.shape[d:]), UnsqueezeBackward0, dim=d)
 
 
 class SqueezeBackward1(Node):
     __slots__ = ("shape",)
+    shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         return (g.reshape(self.shape),)
@@ -147,13 +154,14 @@ class SqueezeBackward4(SqueezeBackward1):
 def squeeze(a: Tensor, dim: int, node_cls: type[Node] = SqueezeBackward1) -> Tensor:
     x = a._data
     d = normalize_dim(dim, x.ndim)
-    out = np.squeeze(x, d) if x.ndim and x.shape[d] == 1 else x
+    out = x.reshape(x.shape[:d] + x.shape[d + 1 :]) if x.ndim and x.shape[d] == 1 else x
     return _record(a, out, node_cls, shape=x.shape)
 
 
 # --- indexing --------------------------------------------------------------------------------
 class IndexBackward0(Node):
     __slots__ = ("shape",)
+    shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
         (key,) = self.saved  # type: ignore[misc]
@@ -164,6 +172,8 @@ class IndexBackward0(Node):
 
 class SelectBackward0(Node):
     __slots__ = ("shape", "key")
+    shape: tuple[int, ...]
+    key: Any
 
     def apply(self, g: np.ndarray) -> Grads:
         out = np.zeros(self.shape, dtype=g.dtype)
@@ -187,8 +197,21 @@ def _key(index: Any) -> Any:
     return index
 
 
-def index(a: Tensor, index: Any) -> Tensor:
-    key = _key(index)
+def index(a: Tensor, idx: Any) -> Tensor:
+    key = _key(idx)
+    if isinstance(key, tuple) and len(key) > 1 and all(isinstance(k, int | slice) for k in key):
+        # torch applies a[i, j:k] one dimension at a time (SliceBackward0 <- SelectBackward0)
+        # and records nothing for a full slice ':'
+        out, dim = a, 0
+        for k in key:
+            if k != slice(None):
+                out = _index_one(out, (slice(None),) * dim + (k,))
+            dim += isinstance(k, slice)
+        return out
+    return _index_one(a, key)
+
+
+def _index_one(a: Tensor, key: Any) -> Tensor:
     try:
         out = a._data[key]
     except IndexError as e:
@@ -202,12 +225,13 @@ def index(a: Tensor, index: Any) -> Tensor:
         return Tensor._wrap(np.asarray(out))
     shape = a._data.shape
     if basic:
-        cls = SelectBackward0 if isinstance(key, int) else SliceBackward0
-        node: Node = cls((edge(a),))
-        node.shape, node.key = shape, key  # type: ignore[attr-defined]
-    else:
-        node = IndexBackward0((edge(a),), (key,))
-        node.shape = shape  # type: ignore[attr-defined]
+        last = key[-1] if isinstance(key, tuple) and key else key
+        cls = SelectBackward0 if isinstance(last, int) else SliceBackward0
+        sel = cls((edge(a),))
+        sel.shape, sel.key = shape, key
+        return Tensor._result(np.asarray(out), sel)
+    node = IndexBackward0((edge(a),), (key,))  # saves the index, like torch
+    node.shape = shape
     return Tensor._result(np.asarray(out), node)
 
 
@@ -222,4 +246,3 @@ def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
             " is part of a graph is not supported"
         )
     a._data[_key(index)] = v._data
-

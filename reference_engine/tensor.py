@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import AccumulateGrad, GradMode, Node
+from .autograd import AccumulateGrad, Node
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
+from .dtypes import dtype as DType
 
 Scalar = int | float | bool
-Operand = "Tensor | Scalar"
 
 NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad"
@@ -60,8 +60,13 @@ class Tensor:
 
     @classmethod
     def _result(cls, data: np.ndarray, node: Node) -> Tensor:
-        t = cls._wrap(data, True)
+        t = object.__new__(cls)
+        t._data = data
+        t._requires_grad = True
         t._grad_fn = node
+        t._grad = None
+        t._acc = None
+        t._retains_grad = False
         return t
 
     def _accumulator(self) -> AccumulateGrad:
@@ -70,6 +75,17 @@ class Tensor:
         if acc is None:
             acc = self._acc = AccumulateGrad(self)
         return acc
+
+    def _accumulate_grad(self, grad: np.ndarray) -> None:
+        """First gradient: a private C-contiguous copy in our dtype; later ones add in place."""
+        data = self._data
+        if grad.shape != data.shape:
+            grad = ops.sum_to(grad, data.shape)
+        g = self._grad
+        if g is None:
+            self._grad = Tensor._wrap(np.array(grad, dtype=data.dtype, order="C"))
+        else:
+            np.add(g._data, grad, out=g._data, casting="unsafe")
 
     # --- autograd attributes -----------------------------------------------------------------
     @property
@@ -234,8 +250,6 @@ class Tensor:
         body = np.array2string(
             self._data, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal"
         )
-        if self._data.dtype.kind == "f" and self._data.size and "." not in body:
-            body = body  # numpy already prints "1." for float ones, as torch does
         extras = []
         if self._data.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype!r}")
@@ -285,16 +299,16 @@ class Tensor:
     def __rmatmul__(self, other: Tensor) -> Tensor:
         return matmul.matmul(other, self)
 
-    def __gt__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __gt__(self, other: Tensor | Scalar) -> Tensor:
         return ops.gt(self, other)
 
-    def __lt__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __lt__(self, other: Tensor | Scalar) -> Tensor:
         return ops.lt(self, other)
 
-    def __ge__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __ge__(self, other: Tensor | Scalar) -> Tensor:
         return ops.ge(self, other)
 
-    def __le__(self, other: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __le__(self, other: Tensor | Scalar) -> Tensor:
         return ops.le(self, other)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
@@ -431,8 +445,8 @@ class Tensor:
     def long(self) -> Tensor:
         return ops.to(self, np.dtype(np.int64))
 
-    def to(self, target: dtype | str) -> Tensor:
-        if isinstance(target, dtype):
+    def to(self, target: DType | str) -> Tensor:
+        if isinstance(target, DType):
             return ops.to(self, target.np)
         return self  # only 'cpu' exists here
 
@@ -442,7 +456,5 @@ def _c_name(arr_dtype: np.dtype) -> str:
         arr_dtype.name, arr_dtype.name
     )
 
-
-_ = GradMode  # re-exported for ops' grad-mode check
 
 from . import matmul, ops, shape_ops  # noqa: E402  (the op modules import Tensor from here)

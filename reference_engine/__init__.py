@@ -1,0 +1,111 @@
+"""reference_engine: a small NumPy autograd engine that mirrors PyTorch's observable autograd
+behaviour, errors included. `import reference_engine as torch` runs the conformance examples.
+It imports NumPy and the standard library only."""
+
+from __future__ import annotations
+
+from . import autograd, nn
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    from_numpy,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .dtypes import Size, bool_, device, dtype, float32, float64, int32, int64
+from .matmul import addmm, dot, matmul, mm, mv
+from .ops import (
+    abs,
+    add,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    lt,
+    mean,
+    mul,
+    ne,
+    neg,
+    pow,
+    reciprocal,
+    relu,
+    sigmoid,
+    sub,
+    sum,
+    tanh,
+)
+from .shape_ops import reshape, transpose
+from .tensor import Tensor
+
+bool = bool_  # noqa: A001 - torch.bool
+long = int64
+float = float32  # noqa: A001
+double = float64
+int = int32  # noqa: A001 - torch.int is int32
+
+__all__ = [
+    "Size",
+    "Tensor",
+    "abs",
+    "add",
+    "addmm",
+    "autograd",
+    "bool",
+    "device",
+    "div",
+    "dot",
+    "double",
+    "dtype",
+    "enable_grad",
+    "eq",
+    "exp",
+    "float",
+    "float32",
+    "float64",
+    "from_numpy",
+    "ge",
+    "gt",
+    "int",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "le",
+    "log",
+    "long",
+    "lt",
+    "manual_seed",
+    "matmul",
+    "mean",
+    "mm",
+    "mul",
+    "mv",
+    "ne",
+    "neg",
+    "nn",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "pow",
+    "rand",
+    "randn",
+    "reciprocal",
+    "relu",
+    "reshape",
+    "set_grad_enabled",
+    "sigmoid",
+    "sub",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "zeros",
+    "zeros_like",
+]
