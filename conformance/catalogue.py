@@ -40,3 +40,7 @@ def register(*requirements: Requirement) -> None:
             raise ValueError(f"duplicate requirement id {req.id}")
         BY_ID[req.id] = req
     REQUIREMENTS = REQUIREMENTS + requirements
+
+
+# The data lives in its own module; importing the catalogue fills REQUIREMENTS and BY_ID.
+from conformance import requirements as _requirements  # noqa: E402,F401

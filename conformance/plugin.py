@@ -39,6 +39,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="stream one JSON line per test outcome to this file (used by `conformance run`)",
     )
+    group.addoption(
+        "--conformance-progress",
+        default=None,
+        help="stream heartbeats (collected tests, test start/end, each example) to this file",
+    )
+    group.addoption(
+        "--conformance-out",
+        default=None,
+        metavar="DIR",
+        help="write the JSON, Markdown, HTML and JUnit reports of this run to DIR",
+    )
+    group.addoption(
+        "--conformance-expect",
+        default=None,
+        metavar="FILE",
+        help="expected-failures manifest (TOML); its opt-outs are not run",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     profiles.register()
     profiles.load(config.getoption("--conformance-profile"), config.getoption("--conformance-seed"))
+    from conformance import session
+
+    config.pluginmanager.register(session.Recorder(config), "conformance-recorder")
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +142,9 @@ def _count_examples(item: pytest.Item) -> None:
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         evidence.example()
+        from conformance import session
+
+        session.heartbeat_example()
         return inner(*args, **kwargs)
 
     counted._counted = True  # type: ignore[attr-defined]
@@ -176,16 +199,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = outcome.get_result()
     if call.excinfo is not None and report.failed:
         item.stash[FAILURE] = call.excinfo.value
-    path = item.config.getoption("--conformance-results")
-    if path is None:
-        return
     done = report.when == "call" or (report.when == "setup" and not report.passed)
     if not done:
         return
-    record = outcome_record(item, report)
     import json
 
-    # One line per test, flushed: a crash of the engine mid-run loses only the test in flight.
-    with open(path, "a", encoding="utf-8") as stream:
-        stream.write(json.dumps(record, default=str) + "\n")
-        stream.flush()
+    # Attached to the report as plain JSON data, so that it travels with the report from an
+    # xdist worker to the controller; conformance.session writes it (once, in the controller).
+    record = json.loads(json.dumps(outcome_record(item, report), default=str))
+    report.conformance_record = record  # type: ignore[attr-defined]

@@ -88,7 +88,7 @@ class Program:
         self, adapter: Any, cotangents: Sequence[np.ndarray]
     ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         """Outputs and the gradient of sum(output * cotangent) w.r.t. every input."""
-        return adapter.vjp(  # type: ignore[no-any-return]
+        return adapter.vjp(
             lambda ts: self.output_tensors(adapter, ts), [i.value for i in self.inputs], cotangents
         )
 

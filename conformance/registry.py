@@ -81,7 +81,7 @@ def parse_spec(spec: str) -> BackendSpec:
     )
 
 
-def _import_target(spec: BackendSpec) -> type:
+def _import_target(spec: BackendSpec) -> type[Any]:
     module_name, _, class_name = spec.target.partition(":")
     builtin = BUILTINS.get(spec.name)
     if builtin and builtin.extra and importlib.util.find_spec(builtin.engine_module) is None:
@@ -89,10 +89,13 @@ def _import_target(spec: BackendSpec) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise BackendError(f"backend {spec.label!r}: cannot import {module_name!r}: {exc}") from exc
+        raise BackendError(
+            f"backend {spec.label!r}: cannot import {module_name!r}: {_first_line(exc)}"
+        ) from exc
     except Exception as exc:  # an adapter module that fails at import is the adapter's bug
         raise BackendError(
-            f"backend {spec.label!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+            f"backend {spec.label!r}: importing {module_name!r} raised "
+            f"{type(exc).__name__}: {_first_line(exc)}"
         ) from exc
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
@@ -100,7 +103,13 @@ def _import_target(spec: BackendSpec) -> type:
     return cls
 
 
-def adapter_class(spec: BackendSpec) -> type:
+def _first_line(exc: BaseException) -> str:
+    # Engines' import errors often span lines (build hints); the user gets one line.
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def adapter_class(spec: BackendSpec) -> type[Any]:
     cls = _import_target(spec)
     missing = missing_members(cls)
     if missing:
@@ -124,7 +133,7 @@ def load_backend(spec: str | BackendSpec) -> Any:
     try:
         return cls(device)
     except (DeviceUnavailable, EngineMissing) as exc:
-        raise BackendError(str(exc)) from exc
+        raise BackendError(_first_line(exc)) from exc
 
 
 def canonical_label(adapter: Any) -> str:

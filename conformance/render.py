@@ -19,9 +19,15 @@ TORCH_DIALECTS = {"torch": "import torch", "reference": "import reference_engine
 def literal(array: np.ndarray) -> str:
     """A Python literal that reads back to exactly these values (repr of floats is exact)."""
     if array.dtype.kind == "f":
-        text = repr(np.vectorize(_float_literal, otypes=[object])(array).tolist())
-        return text.replace("'", "")
+        return _nested_floats(array.tolist())
     return repr(array.tolist())
+
+
+def _nested_floats(value: Any) -> str:
+    # Built by hand: repr of a list of strings would quote the float('nan') spellings.
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested_floats(v) for v in value) + "]"
+    return _float_literal(value)
 
 
 def _float_literal(value: float) -> str:
@@ -49,7 +55,7 @@ def _torch_expr(op: str, a: list[str], p: dict[str, Any]) -> str:
     if op == "reshape":
         return f"torch.reshape({a[0]}, {tuple(p['shape'])!r})"
     if op == "expand":
-        return f"{a[0]}.expand({', '.join(map(str, p['shape']))})"
+        return f"{a[0]}.expand({tuple(p['shape'])!r})"
     if op == "index":
         return f"{a[0]}[torch.tensor({list(p['indices'])!r}, dtype=torch.int64)]"
     if op == "linear":

@@ -142,7 +142,7 @@ def _execute(
     # pass 1: count each node's consumers; refuse freed nodes before any .grad is touched
     deps: dict[Node, int] = {}
     root_nodes = list(dict.fromkeys(n for n, _ in roots))
-    order = list(root_nodes)
+    seen = set(root_nodes)
     stack = list(root_nodes)
     while stack:
         node = stack.pop()
@@ -151,16 +151,13 @@ def _execute(
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
-            if nxt in deps:
-                deps[nxt] += 1
-            else:
-                deps[nxt] = 1
-                if nxt not in root_nodes:
-                    stack.append(nxt)
-                    order.append(nxt)
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
     runs = None
     if targets is not None:
-        runs = _needed(order, targets)
+        runs = _needed(root_nodes, targets)
         if any(node.saved is None for node in runs):
             raise RuntimeError(FREED_MSG)
 
@@ -200,18 +197,27 @@ def _execute(
     return captured
 
 
-def _needed(order: list[Node], targets: set[Node]) -> set[Node]:
-    """The nodes with a target somewhere below them: the only ones worth running."""
+def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
+    """The nodes with a target somewhere below them: the only ones worth running. One
+    depth-first pass; a node is decided once all the nodes below it are."""
     needed: set[Node] = set()
-    changed = True
-    while changed:  # `order` is discovery order, not topological: iterate to a fixed point
-        changed = False
-        for node in order:
-            if node not in needed and any(
-                n is not None and (n in targets or n in needed) for n, _ in node.next_functions
-            ):
-                needed.add(node)
-                changed = True
+    decided: set[Node] = set()
+    for root in roots:
+        if root in decided:
+            continue
+        decided.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, edges = stack[-1]
+            for nxt, _ in edges:
+                if nxt is not None and nxt not in decided:
+                    decided.add(nxt)
+                    stack.append((nxt, iter(nxt.next_functions)))
+                    break
+            else:  # every node below is decided
+                stack.pop()
+                if any(n in targets or n in needed for n, _ in node.next_functions):
+                    needed.add(node)
     return needed
 
 
@@ -230,7 +236,7 @@ def _roots(
         if g is None:
             if data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            garr = np.ones_like(data)
+            garr = np.ones(data.shape, data.dtype)
         else:
             garr = g._data if hasattr(g, "_data") else np.asarray(g)
             if garr.shape != data.shape:

@@ -4,6 +4,8 @@ by folding the batch into rows, other batched cases a broadcasting bmm."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .autograd import GradMode, Node, edge
@@ -172,7 +174,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return mm(a, b)
     if da >= 3 and db <= 2:
         batch, k = a._data.shape[:-1], a._data.shape[-1]
-        rows = reshape(a, (int(np.prod(batch)), k))
+        rows = reshape(a, (math.prod(batch), k))
         out = mv(rows, b) if db == 1 else mm(rows, b)
         return reshape(out, batch + b._data.shape[1:], UnsafeViewBackward0)
     x, y = a._data, b._data

@@ -8,6 +8,7 @@ as PyTorch does per edge when a float32 tensor meets a float64 one.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -503,8 +504,8 @@ def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: boo
             )
         x = x.astype(np.int64)  # integer and bool sums are int64 in torch
     dims = None if dim is None else _dims(dim, x.ndim)
-    out = np.sum(x, axis=dims, keepdims=keepdim)
-    count = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
+    out = x.sum(axis=dims, keepdims=keepdim)
+    count = x.size if dims is None else math.prod(x.shape[d] for d in dims)
     if mean:
         with np.errstate(invalid="ignore", divide="ignore"):  # empty mean is nan, silently
             out = out / count

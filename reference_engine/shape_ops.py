@@ -3,6 +3,7 @@ backward without retain_graph; integer-array indexing saves the index, as torch 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ def reshape(a: Tensor, shape: tuple[int, ...], node_cls: type[Node] = ViewBackwa
     x = a._data
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    known = int(np.prod([n for n in shape if n != -1]))
+    known = math.prod(n for n in shape if n != -1)
     if (-1 not in shape and known != x.size) or (-1 in shape and (known == 0 or x.size % known)):
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {x.size}")
     return _record(a, x.reshape(shape), node_cls, shape=x.shape)

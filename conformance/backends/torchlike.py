@@ -51,7 +51,8 @@ def _apply_table(m: Any) -> dict[str, Callable[[Sequence[Any], Mapping[str, Any]
         "matmul": lambda a, p: m.matmul(a[0], a[1]),
         "transpose": lambda a, p: m.transpose(a[0], p["dim0"], p["dim1"]),
         "reshape": lambda a, p: m.reshape(a[0], tuple(p["shape"])),
-        "expand": lambda a, p: a[0].expand(*p["shape"]),
+        # One tuple argument: `expand(*())` is a TypeError in PyTorch, `expand(())` is 0-d.
+        "expand": lambda a, p: a[0].expand(tuple(p["shape"])),
         "index": lambda a, p: a[0][m.tensor(list(p["indices"]), dtype=m.int64)],
         "gt": lambda a, p: m.gt(a[0], a[1]),
         "linear": lambda a, p: functional.linear(a[0], a[1], **optional_operands(a, p)),
@@ -175,10 +176,10 @@ class TorchLikeAdapter:
         return tensor.detach()
 
     def no_grad(self) -> AbstractContextManager[Any]:
-        return self.m.no_grad()  # type: ignore[no-any-return]
+        return self.m.no_grad()
 
     def enable_grad(self) -> AbstractContextManager[Any]:
-        return self.m.enable_grad()  # type: ignore[no-any-return]
+        return self.m.enable_grad()
 
     def grad_of(
         self,

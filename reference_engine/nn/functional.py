@@ -3,6 +3,8 @@ binary_cross_entropy_with_logits with its own backward node."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import GradMode, Node, edge
@@ -22,7 +24,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     shape = input._data.shape
     if input._data.ndim == 2:
         return addmm(bias, input, t(weight))
-    rows = reshape(input, (int(np.prod(shape[:-1])), shape[-1]))
+    rows = reshape(input, (math.prod(shape[:-1]), shape[-1]))
     out = addmm(bias, rows, t(weight))
     return reshape(out, (*shape[:-1], weight._data.shape[0]))
 
@@ -31,8 +33,9 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def _log_sigmoid(z: np.ndarray) -> np.ndarray:
-    # logaddexp computes -(max(-z, 0) + log1p(exp(-|z|))): exp never sees a positive argument
-    return -np.logaddexp(0, -z)
+    # min(z, 0) - log1p(exp(-|z|)): exp never sees a positive argument. The same formula as
+    # -np.logaddexp(0, -z), spelled out because NumPy's float32 logaddexp is ~40x slower.
+    return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
 class BinaryCrossEntropyWithLogitsBackward0(Node):
@@ -99,9 +102,8 @@ def binary_cross_entropy_with_logits(
         loss = loss * w
     if reduction == "sum":
         loss = np.asarray(loss.sum())
-    elif reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.asarray(loss.sum() / loss.size)
+    elif reduction == "mean":  # the mean of nothing is nan, silently, as in torch
+        loss = np.asarray(loss.sum() / loss.size if loss.size else np.nan)
     loss = loss.astype(y.dtype, copy=False)  # torch's result takes the target's dtype
 
     if not (GradMode.enabled and (input._requires_grad or target._requires_grad)):

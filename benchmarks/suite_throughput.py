@@ -1,0 +1,157 @@
+"""Wall time and memory of `conformance run --profile ci`, one backend at a time.
+
+    python -m benchmarks.suite_throughput [--backend SPEC]... [-n WORKERS]... [--json OUT]
+
+Each run is a subprocess, timed from start to exit. Memory is measured two ways: the largest
+resident set of any one process of the run (from wait4's rusage, which covers every descendant
+the run waited for) and the peak of the whole process tree's summed RSS, sampled from /proc every
+50 ms (xdist workers run side by side, so the sum is what the machine must hold). The run's JSON
+report gives the examples and test time per requirement. tests benchmarks/test_suite_throughput.py
+runs the same measurement under pytest-benchmark, so `tox -e bench` publishes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("reference", "torch:cpu")
+WORKERS = ("1", "auto")
+TARGET_S = 60.0
+TARGET_RSS_MIB = 1024.0
+_SAMPLE_S = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                # the command name may contain spaces: the fields after it start after ')'
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Summed resident set of `root` and all its descendants (0 where /proc is missing)."""
+    tree, total, stack = _children_by_parent(), 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(tree.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        except OSError:
+            continue
+    return total
+
+
+class _PeakSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            self.done.wait(_SAMPLE_S)
+
+
+def measure(backend: str, workers: str = "1", profile: str = "ci") -> dict[str, Any]:
+    """Run `conformance run` once for one backend; wall time, memory and the report's figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as out:
+        command = [
+            sys.executable, "-m", "conformance", "run", "--backend", backend,
+            "--profile", profile, "--out", out, "-n", workers,
+        ]  # fmt: skip
+        env = dict(os.environ)
+        # the checkout's packages, whether or not the project is installed (editable or not)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        sampler = _PeakSampler(proc.pid)
+        sampler.start()
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()  # drained while it runs: a full pipe would block the run
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        reports = sorted(Path(out).glob("*-*.json"))
+        report = json.loads(reports[0].read_text()) if reports else None
+    return {
+        "backend": backend,
+        "workers": workers,
+        "profile": profile,
+        "command": " ".join(["conformance", *command[3:-4], "--out", "DIR", "-n", workers]),
+        "exit_code": proc.returncode,
+        "wall_s": round(wall, 3),
+        "max_process_rss_mib": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB
+        "peak_tree_rss_mib": round(sampler.peak / 2**20, 1),
+        "stderr_tail": stderr.decode(errors="replace")[-2000:] if proc.returncode > 1 else "",
+        "report": _report_figures(report),
+    }
+
+
+def _report_figures(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "complete": report["complete"],
+        "duration_s": report["duration_s"],
+        "summary": report["summary"],
+        "requirements": [
+            {
+                "id": r["id"],
+                "status": r["status"],
+                "examples": r["examples"],
+                "duration_s": r["duration_s"],
+                "examples_per_s": r["examples_per_s"],
+            }
+            for r in report["requirements"]
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.suite_throughput")
+    parser.add_argument("--backend", action="append", dest="backends")
+    parser.add_argument("-n", action="append", dest="workers", metavar="WORKERS")
+    parser.add_argument("--profile", default="ci")
+    parser.add_argument("--json", type=Path, metavar="OUT")
+    args = parser.parse_args(argv)
+    results = []
+    for backend in args.backends or BACKENDS:
+        for workers in args.workers or WORKERS:
+            result = measure(backend, workers, args.profile)
+            results.append(result)
+            print(
+                f"{backend:12} -n {workers:4}  {result['wall_s']:7.1f} s  exit {result['exit_code']}"
+                f"  max process RSS {result['max_process_rss_mib']:.0f} MiB"
+                f"  peak tree RSS {result['peak_tree_rss_mib']:.0f} MiB"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

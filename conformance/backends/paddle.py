@@ -1,0 +1,284 @@
+"""PaddlePaddle (dynamic graph, "eager" mode): `stop_gradient` is the inverse of `requires_grad`.
+
+The mapping, concept by concept (docs/engines.md has the long form):
+
+- `requires_grad` is `not tensor.stop_gradient`, toggled by assigning `stop_gradient`;
+- `is_leaf`, `grad_fn`, `backward(grad_tensor, retain_graph)`, `.grad`, `retain_grads()`,
+  `detach()`, `paddle.no_grad`, `paddle.enable_grad`, `paddle.grad` are Paddle's own;
+- the backward graph is Paddle's `GradNodeBase` objects: `next_functions` and `name()`; a leaf's
+  `GradNodeAccumulation` does not expose its tensor, so `accumulated_tensor` finds the leaf (among
+  tensors made through this adapter) whose own `grad_fn` is that node, by `node_ptr()`;
+- `.grad = None` is `clear_gradient(False)` and zeroing in place is `clear_gradient()`;
+- `linear`: Paddle's `F.linear` takes an (in, out) weight (`paddle.nn.Linear` stores it so), so the
+  op set's (out, in) weight is transposed first.
+
+`import paddle` creates ~/.cache/paddle/dataset; the adapter imports it with HOME pointed at a
+temporary directory of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+import numpy as np
+
+from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
+
+OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
+
+
+def import_paddle() -> Any:
+    """`import paddle` with HOME at a temporary directory: Paddle makes its cache dir at import."""
+    import sys
+
+    if "paddle" in sys.modules and sys.modules["paddle"] is not None:
+        return sys.modules["paddle"]
+    home = os.environ.get("HOME")
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="autograd-conformance-paddle-")
+    try:
+        import paddle
+    except ImportError as exc:
+        raise EngineMissing("paddle", "paddle") from exc
+    finally:
+        if home is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = home
+    return paddle
+
+
+def _axes(params: Mapping[str, Any]) -> Any:
+    dim = params.get("dim")
+    return list(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def _optional(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(zip(params.get("optional", ()), args[2:], strict=True))
+
+
+def _linear(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
+    weight = pd.t(a[1]) if a[1].ndim == 2 else a[1]
+    return pd.nn.functional.linear(a[0], weight, _optional(a, p).get("bias"))
+
+
+def _reduce(name: str) -> OpFn:
+    def run(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
+        return getattr(pd, name)(a[0], axis=_axes(p), keepdim=bool(p.get("keepdim")))
+
+    return run
+
+
+OPS: dict[str, OpFn] = {
+    "add": lambda pd, a, p: pd.add(a[0], a[1]),
+    "sub": lambda pd, a, p: pd.subtract(a[0], a[1]),
+    "mul": lambda pd, a, p: pd.multiply(a[0], a[1]),
+    "div": lambda pd, a, p: pd.divide(a[0], a[1]),
+    "neg": lambda pd, a, p: pd.neg(a[0]),
+    "pow": lambda pd, a, p: pd.pow(a[0], p["exponent"]),
+    "exp": lambda pd, a, p: pd.exp(a[0]),
+    "log": lambda pd, a, p: pd.log(a[0]),
+    "sigmoid": lambda pd, a, p: pd.nn.functional.sigmoid(a[0]),
+    "tanh": lambda pd, a, p: pd.tanh(a[0]),
+    "relu": lambda pd, a, p: pd.nn.functional.relu(a[0]),
+    "abs": lambda pd, a, p: pd.abs(a[0]),
+    "sum": _reduce("sum"),
+    "mean": _reduce("mean"),
+    "matmul": lambda pd, a, p: pd.matmul(a[0], a[1]),
+    "transpose": lambda pd, a, p: pd.swapaxes(a[0], p["dim0"], p["dim1"]),
+    "reshape": lambda pd, a, p: pd.reshape(a[0], list(p["shape"])),
+    "expand": lambda pd, a, p: pd.expand(a[0], list(p["shape"])),
+    "index": lambda pd, a, p: a[0][
+        pd.to_tensor(list(p["indices"]), dtype="int64", place=a[0].place)
+    ],
+    "gt": lambda pd, a, p: pd.greater_than(a[0], a[1]),
+    "linear": _linear,
+    "bce_with_logits": lambda pd, a, p: pd.nn.functional.binary_cross_entropy_with_logits(
+        a[0], a[1], reduction=p.get("reduction", "mean"), **_optional(a, p)
+    ),
+}
+
+
+class PaddleAdapter:
+    name: ClassVar[str] = "paddle"
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, device: str = "cpu") -> None:
+        paddle = import_paddle()
+        kind, _, index = device.partition(":")
+        if kind == "cpu" and not index:
+            place = paddle.CPUPlace()
+        elif kind == "cuda":
+            count = paddle.device.cuda.device_count() if paddle.is_compiled_with_cuda() else 0
+            if int(index or 0) >= count:
+                raise DeviceUnavailable(
+                    f"paddle:{device}: this paddlepaddle {paddle.__version__} build sees "
+                    f"{count} GPU(s) (compiled with CUDA: {paddle.is_compiled_with_cuda()})"
+                )
+            place = paddle.CUDAPlace(int(index or 0))
+        else:
+            raise DeviceUnavailable(f"paddle: unknown device {device!r}; use cpu, cuda or cuda:N")
+        self.pd = paddle
+        self.device = device
+        self._place = place
+        self._leaves: list[weakref.ref[Any]] = []
+
+    # -- functional level -------------------------------------------------------------------
+    def version(self) -> str:
+        return str(self.pd.__version__)
+
+    def environment(self) -> dict[str, Any]:
+        return {
+            "paddle_version": self.pd.__version__,
+            "paddle_commit": getattr(self.pd.version, "commit", None),
+            "compiled_with_cuda": self.pd.is_compiled_with_cuda(),
+            "place": str(self._place),
+        }
+
+    def tensor(self, array: np.ndarray, *, requires_grad: bool = False) -> Tensor:
+        array = np.asarray(array)
+        t = self.pd.to_tensor(
+            array, dtype=array.dtype.name, place=self._place, stop_gradient=not requires_grad
+        )
+        self._remember(t)
+        return t
+
+    def to_numpy(self, tensor: Tensor) -> np.ndarray:
+        return np.array(tensor.detach().numpy(), copy=True)
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        return OPS[op](self.pd, args, params)
+
+    def vjp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
+        outputs = list(fn(leaves))
+        values = [self.to_numpy(o) for o in outputs]
+        pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if not o.stop_gradient]
+        wanted = [leaf for leaf in leaves if not leaf.stop_gradient]
+        if not pairs or not wanted:
+            return values, [None] * len(leaves)
+        grads = iter(
+            self.pd.grad(
+                [o for o, _ in pairs],
+                wanted,
+                grad_outputs=[self.tensor(np.asarray(c, dtype=self.dtype(o))) for o, c in pairs],
+                allow_unused=True,
+            )
+        )
+        return values, [None if leaf.stop_gradient else self._host(next(grads)) for leaf in leaves]
+
+    # -- tape level -------------------------------------------------------------------------
+    def requires_grad(self, tensor: Tensor) -> bool:
+        return not tensor.stop_gradient
+
+    def set_requires_grad(self, tensor: Tensor, flag: bool) -> Tensor:
+        tensor.stop_gradient = not flag
+        self._remember(tensor)
+        return tensor
+
+    def is_leaf(self, tensor: Tensor) -> bool:
+        return bool(tensor.is_leaf)
+
+    def grad_fn(self, tensor: Tensor) -> Node | None:
+        return tensor.grad_fn
+
+    def backward(
+        self,
+        tensor: Tensor,
+        gradient: np.ndarray | None = None,
+        *,
+        retain_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
+        if inputs is not None:
+            raise TypeError("paddle.Tensor.backward has no inputs argument")
+        seed = None if gradient is None else self.tensor(np.asarray(gradient))
+        tensor.backward(seed, retain_graph=retain_graph)
+
+    def grad(self, tensor: Tensor) -> np.ndarray | None:
+        return self._host(tensor.grad)
+
+    def grad_dtype(self, tensor: Tensor) -> str | None:
+        return None if tensor.grad is None else self.dtype(tensor.grad)
+
+    def clear_grad(self, tensor: Tensor) -> None:
+        tensor.clear_gradient(False)  # set_to_zero=False releases the gradient: .grad is None
+
+    def zero_grad(self, tensor: Tensor) -> None:
+        tensor.clear_gradient()  # set_to_zero=True: zeroes .grad in place
+
+    def retain_grad(self, tensor: Tensor) -> None:
+        tensor.retain_grads()
+
+    def detach(self, tensor: Tensor) -> Tensor:
+        detached = tensor.detach()
+        self._remember(detached)
+        return detached
+
+    def no_grad(self) -> AbstractContextManager[Any]:
+        return self.pd.no_grad()
+
+    def enable_grad(self) -> AbstractContextManager[Any]:
+        return self.pd.enable_grad()
+
+    def grad_of(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[np.ndarray] | None = None,
+        *,
+        retain_graph: bool = False,
+        allow_unused: bool = False,
+    ) -> list[np.ndarray | None]:
+        seeds = None if grad_outputs is None else [self.tensor(np.asarray(g)) for g in grad_outputs]
+        grads = self.pd.grad(
+            list(outputs),
+            list(inputs),
+            grad_outputs=seeds,
+            retain_graph=retain_graph,
+            allow_unused=allow_unused,
+        )
+        return [self._host(g) for g in grads]
+
+    def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
+        return tensor.add_(other)
+
+    def dtype(self, tensor: Tensor) -> str:
+        return str(tensor.dtype).rsplit(".", 1)[-1]
+
+    # -- graph level ------------------------------------------------------------------------
+    def next_nodes(self, node: Node) -> list[Node | None]:
+        return list(node.next_functions)
+
+    def accumulated_tensor(self, node: Node) -> Tensor | None:
+        if node.name() != "GradNodeAccumulation":
+            return None
+        self._leaves = [ref for ref in self._leaves if ref() is not None]
+        for ref in self._leaves:
+            leaf = ref()
+            own = None if leaf is None else leaf.grad_fn
+            if own is not None and own.node_ptr() == node.node_ptr():
+                return leaf
+        return None
+
+    def node_name(self, node: Node) -> str:
+        return str(node.name())
+
+    def _remember(self, tensor: Tensor) -> None:
+        """Weakly keep a tensor that is or may become a leaf (see accumulated_tensor)."""
+        if len(self._leaves) > 4096:
+            self._leaves = [ref for ref in self._leaves if ref() is not None]
+        self._leaves.append(weakref.ref(tensor))
+
+    def _host(self, tensor: Tensor | None) -> np.ndarray | None:
+        return None if tensor is None else self.to_numpy(tensor)

@@ -1,0 +1,92 @@
+"""The JSON report: writing it, and reading one back with every problem as a one-line error."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import UsageError
+from conformance.report.files import atomic_write_text
+from conformance.report.model import SCHEMA_VERSION
+
+SCHEMA_RESOURCE = f"report-v{SCHEMA_VERSION}.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of reports, shipped as conformance/schema/report-v1.json."""
+    resource = resources.files("conformance").joinpath("schema").joinpath(SCHEMA_RESOURCE)
+    loaded: dict[str, Any] = json.loads(resource.read_text("utf-8"))
+    return loaded
+
+
+def schema_errors(report: Any) -> list[str]:
+    """Where `report` departs from the schema, one line each ("path: message")."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(report), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
+
+
+def dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(jsonable(report), indent=1, allow_nan=False) + "\n"
+
+
+def write_json(report: Mapping[str, Any], path: str | Path) -> Path:
+    return atomic_write_text(path, dumps(report))
+
+
+def jsonable(value: Any) -> Any:
+    """Strict JSON: non-finite floats become the strings "nan", "inf", "-inf"."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """A report read from disk and checked against the schema; UsageError otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"report {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot read report {path}: {reason}") from None
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"report {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(report, dict) or "schema_version" not in report:
+        raise UsageError(f"{path} is not a conformance report (it has no schema_version)")
+    version = report["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise UsageError(
+            f"report {path} has schema version {version!r}; this version of conformance reads "
+            f"schema version {SCHEMA_VERSION} (rerun `conformance run` to regenerate it)"
+        )
+    errors = schema_errors(report)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise UsageError(
+            f"report {path} does not match report schema v{SCHEMA_VERSION}: "
+            f"{_shorten(errors[0])}{more}"
+        )
+    return report
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,59 @@
+"""Standalone reproducers: the failing program rendered for the backend, then the failing check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from conformance.errors import UsageError
+
+
+def reproducer_source(
+    program: Mapping[str, Any] | None, check: str | None, backend: Mapping[str, Any]
+) -> str | None:
+    """Python source a reader can run on its own; None when the failure left no program."""
+    if program is None or check is None:
+        return None
+    from conformance.program import Program
+    from conformance.render import render_program
+
+    try:
+        parsed = Program.from_dict(program)
+    except (KeyError, TypeError, ValueError):
+        return None
+    device = backend.get("device") or "cpu"
+    return render_program(parsed, str(backend["name"]), device) + "\n" + check.rstrip() + "\n"
+
+
+def find_reproducer(report: Mapping[str, Any], ident: str) -> tuple[str, list[str]]:
+    """The reproducer for requirement or test `ident`, and the test ids of other failures."""
+    failures = _failures_for(report, ident)
+    with_source = [f for f in failures if f.get("reproducer")]
+    if not with_source:
+        if failures:
+            message = failures[0].get("message") or "no message"
+            raise UsageError(
+                f"{ident} failed without a recorded counterexample program, so there is no "
+                f"reproducer; the failure was: {message.splitlines()[0] if message else ''}"
+            )
+        raise UsageError(f"{ident} has no failure in this report; nothing to reproduce")
+    first = with_source[0]
+    others = [f["nodeid"] for f in with_source[1:]]
+    return str(first["reproducer"]), others
+
+
+def _failures_for(report: Mapping[str, Any], ident: str) -> list[Mapping[str, Any]]:
+    for requirement in report["requirements"]:
+        if requirement["id"] == ident:
+            return list(requirement.get("failures", []))
+    for requirement in report["requirements"]:
+        hits = [f for f in requirement.get("failures", []) if f["nodeid"] == ident]
+        if hits:
+            return hits
+    if any(test["nodeid"] == ident for test in report["tests"]):
+        return []
+    known = ", ".join(r["id"] for r in report["requirements"][:8])
+    raise UsageError(
+        f"no requirement or test {ident!r} in this report (requirements: {known}"
+        f"{', ...' if len(report['requirements']) > 8 else ''})"
+    )

@@ -1,0 +1,123 @@
+"""Generate SPEC.md from the requirement catalogue.
+
+python -m conformance.spec            # write SPEC.md at the repository root
+python -m conformance.spec --check    # exit 1 if the checked-in SPEC.md is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from conformance.catalogue import FUNCTIONAL, REQUIREMENTS, TAPE, Requirement
+from conformance.tolerances import TABLE
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "SPEC.md"
+
+AREAS = {
+    "LEAF": "Leaves and roots",
+    "ROOT": "Leaves and roots",
+    "NOGRAD": "Leaves and roots",
+    "GRAPH": "The backward graph",
+    "RG": "requires_grad toggling and propagation",
+    "ACC": "Gradient accumulation",
+    "RETAIN": "Gradient accumulation",
+    "VJP": "Gradient accumulation",
+    "DTYPE": "Gradient layout",
+    "SHAPE": "Gradient layout",
+    "TAPE": "Gradient layout",
+    "FWD": "Random programs",
+    "RAND": "Random programs",
+    "BCE": "Linear + BCE-with-logits",
+}
+
+_INTRO = f"""\
+# Autograd conformance: requirements
+
+Generated from `conformance/requirements.py` by `python -m conformance.spec`; do not edit by hand
+(a test fails when this file is stale).
+
+Each requirement is one normative sentence. It is checked by property-based tests in `suites/`
+(the test names the requirement in `@pytest.mark.requirement` and carries the sentence as its
+docstring) over many generated computations. A requirement applies to a backend only when the
+backend declares every capability it lists (see `conformance.protocol.Capabilities`); otherwise it
+is reported *not applicable*, never *passed*.
+
+Two levels:
+
+- **{TAPE}**: PyTorch's tape semantics (leaves, `requires_grad`, `grad_fn`, `.grad`
+  accumulation, `retain_graph`, no-grad blocks).
+- **{FUNCTIONAL}**: gradients as vector-Jacobian products; every engine has these.
+"""
+
+
+def _area(req: Requirement) -> str:
+    return AREAS.get(req.id.split("-")[0], "Other")
+
+
+def _entry(req: Requirement) -> list[str]:
+    caps = ", ".join(f"`{c}`" for c in req.capabilities) or "none"
+    return [
+        f"#### {req.id}: {req.title}",
+        "",
+        req.statement,
+        "",
+        f"- Needs: {caps}",
+        f"- Source: {req.source}",
+        "",
+    ]
+
+
+def _tolerances() -> list[str]:
+    lines = [
+        "## Tolerances",
+        "",
+        "A comparison passes where `|actual - expected| <= atol * scale + rtol * |expected|`, "
+        "with `scale = max(1, max |expected|)` (finite differences: the magnitude of the "
+        "differenced function). From `conformance/tolerances.py`:",
+        "",
+        "| dtype | device | check | rtol | atol | reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (dtype, device, check), tol in TABLE.items():
+        lines.append(
+            f"| {dtype} | {device} | {check} | {tol.rtol:g} | {tol.atol:g} | {tol.reason} |"
+        )
+    return [*lines, ""]
+
+
+def render(requirements: tuple[Requirement, ...] = REQUIREMENTS) -> str:
+    lines = [_INTRO]
+    for level in (TAPE, FUNCTIONAL):
+        chosen = [r for r in requirements if r.level == level]
+        if not chosen:
+            continue
+        lines += [f"## {level.capitalize()}", ""]
+        areas = list(dict.fromkeys(_area(r) for r in chosen))
+        for area in areas:
+            lines += [f"### {area}", ""]
+            for req in (r for r in chosen if _area(r) == area):
+                lines += _entry(req)
+    lines += _tolerances()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.spec", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if SPEC.md is stale")
+    parser.add_argument("--path", type=Path, default=DEFAULT_PATH)
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.path.read_text(encoding="utf-8") if args.path.exists() else ""
+        if current != text:
+            print(f"{args.path} is stale: run python -m conformance.spec", file=sys.stderr)
+            return 1
+        return 0
+    args.path.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""What several suite modules share: drawing programs for a backend, the static expectations of
+a program (which values require grad, which leaves a root depends on), gradient references, and
+the flag checks with their reproducers. Everything goes through the adapter protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conformance.checks import Repro, evaluate_line, flags_line
+from conformance.numerics import as_float64, evaluate_numpy, program_vjp
+from conformance.opset import OPS
+from conformance.program import Apply, Program
+from conformance.tolerances import Tolerance, lookup
+from suites.strategies import FLOAT_DTYPES, for_backend, programs
+
+KINK_OPS = ("relu", "abs")
+VIEW_OPS = ("reshape", "expand", "transpose")
+NON_VIEW_OPS = tuple(sorted(set(OPS) - set(VIEW_OPS)))
+"""Under no-grad PyTorch gives a view its base's requires_grad; grad-mode tests leave views out."""
+
+
+def float_dtypes(adapter: Any) -> set[str]:
+    return set(FLOAT_DTYPES) & set(adapter.capabilities.dtypes)
+
+
+def draw_program(data: st.DataObject, adapter: Any, **kwargs: Any) -> Program:
+    """A random program the adapter can run, in any float dtype it declares."""
+    kwargs.setdefault("dtypes", float_dtypes(adapter))
+    return data.draw(for_backend(adapter, programs, **kwargs), label="program")
+
+
+def requires_grad_map(program: Program) -> dict[str, bool]:
+    """Which values require grad with grad mode on: inputs by their flag, op results when the op
+    is differentiable and some operand requires grad."""
+    flags = {i.name: i.differentiable for i in program.inputs}
+    for step in program.steps:
+        flags[step.name] = OPS[step.op].differentiable and any(flags[a] for a in step.args)
+    return flags
+
+
+def leaf_ancestors(program: Program, name: str) -> set[str]:
+    """Inputs requiring grad that `name` depends on through differentiable ops."""
+    by_name = {s.name: s for s in program.steps}
+    flags = requires_grad_map(program)
+    found: set[str] = set()
+    stack = [name]
+    seen: set[str] = set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        step = by_name.get(current)
+        if step is None:
+            if flags[current]:
+                found.add(current)
+        elif OPS[step.op].differentiable:
+            stack.extend(a for a in step.args if flags[a])
+    return found
+
+
+def float_roots(program: Program) -> list[str]:
+    """Outputs that are op results requiring grad (roots one can call backward on)."""
+    flags = requires_grad_map(program)
+    steps = {s.name for s in program.steps}
+    return [o for o in program.outputs if o in steps and flags[o]]
+
+
+def draw_root(data: st.DataObject, program: Program) -> str:
+    roots = float_roots(program)
+    assume(roots)
+    return data.draw(st.sampled_from(roots), label="root")
+
+
+def shape_of(program: Program, name: str) -> tuple[int, ...]:
+    return tuple(np.shape(evaluate_numpy(program)[name]))
+
+
+def draw_cotangent(data: st.DataObject, shape: tuple[int, ...], label: str = "seed") -> np.ndarray:
+    """A seed gradient in float64 (values exact in float32); 1, -1 and 0.5 appear often."""
+    return data.draw(_cotangents(tuple(int(d) for d in shape)), label=label)
+
+
+@cache
+def _cotangents(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    elements = st.one_of(st.sampled_from([1.0, -1.0, 0.5]), st.floats(-2.0, 2.0, width=32))
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def single_root(program: Program, root: str) -> Program:
+    return Program(program.inputs, program.steps, (root,))
+
+
+def with_steps(program: Program, steps: Sequence[Apply], outputs: Sequence[str]) -> Program:
+    return Program(program.inputs, (*program.steps, *steps), tuple(outputs))
+
+
+def reference_gradients(
+    reference: Any, program: Program, cotangents: Sequence[np.ndarray]
+) -> dict[str, np.ndarray | None]:
+    """The reference engine's gradients, in float64 (float32 programs are widened: what is then
+    measured against them is the backend's own rounding)."""
+    _, grads = program_vjp(reference, as_float64(program), cotangents)
+    return grads
+
+
+def tolerance(adapter: Any, dtype: str, check: str) -> Tolerance:
+    return lookup(dtype, adapter.device, check)
+
+
+def program_dtype(program: Program) -> str:
+    return "float32" if "float32" in program.dtypes else "float64"
+
+
+def expect_flags(
+    adapter: Any,
+    program: Program,
+    name: str,
+    tensor: Any,
+    *,
+    is_leaf: bool | None = None,
+    requires_grad: bool | None = None,
+    grad_fn: bool | None = None,
+    context: str = "",
+    repro: Repro | None = None,
+) -> None:
+    """Compare a tensor's flags with the expectation; raise a Nonconformance naming each."""
+    got = {
+        "is_leaf": adapter.is_leaf(tensor) if is_leaf is not None else None,
+        "requires_grad": adapter.requires_grad(tensor) if requires_grad is not None else None,
+        "grad_fn": (adapter.grad_fn(tensor) is not None) if grad_fn is not None else None,
+    }
+    want = {"is_leaf": is_leaf, "requires_grad": requires_grad, "grad_fn": grad_fn}
+    wrong = [k for k in want if want[k] is not None and got[k] != want[k]]
+    if not wrong:
+        return
+    if repro is None:
+        repro = Repro(adapter).line("", evaluate_line())
+        flags_line(repro, name, is_leaf=is_leaf, requires_grad=requires_grad, grad_fn=grad_fn)
+    described = ", ".join(
+        f"{k}={'present' if got[k] else 'None'}" if k == "grad_fn" else f"{k}={got[k]}"
+        for k in wrong
+    )
+    expected = ", ".join(
+        f"{k}={'present' if want[k] else 'None'}" if k == "grad_fn" else f"{k}={want[k]}"
+        for k in wrong
+    )
+    where = f" {context}" if context else ""
+    raise repro.fail(f"{name}{where}: {described}; expected {expected}", program)
+
+
+def leaves_requiring_grad(program: Program, tensors: Sequence[Any]) -> list[tuple[str, Any]]:
+    return [(i.name, t) for i, t in zip(program.inputs, tensors, strict=True) if i.differentiable]
+
+
+def grads(adapter: Any, leaves: Sequence[tuple[str, Any]]) -> dict[str, np.ndarray | None]:
+    return {name: adapter.grad(t) for name, t in leaves}
+
+
+def seed_for(program: Program, seed: np.ndarray) -> np.ndarray:
+    """The seed in the program's dtype: engines need not accept a wider gradient."""
+    return np.asarray(seed, dtype=program_dtype(program))
+
+
+def backward_line(repro: Repro, root: str, seed: np.ndarray, retain: bool = False) -> None:
+    from conformance.render import literal
+
+    retain_src = ", retain_graph=True" if retain else ""
+    repro.line(
+        f"{root}.backward(torch.tensor({literal(seed)}, dtype={root}.dtype{repro.device_kw})"
+        f"{retain_src})",
+        f"adapter.backward(env[{root!r}], np.array({literal(seed)}, dtype={seed.dtype.name!r})"
+        f"{retain_src})",
+    )
+
+
+def grad_expr(adapter_name: str) -> tuple[str, str]:
+    """How a check reads a leaf's .grad: (PyTorch dialect, adapter dialect)."""
+    return f"{adapter_name}.grad", f"adapter.grad(env[{adapter_name!r}])"
+
+
+def host_env(adapter: Any, program: Program, values: Sequence[np.ndarray] | None = None) -> dict:
+    """Every value of the program computed by the adapter, as host arrays."""
+    arrays = [i.value for i in program.inputs] if values is None else values
+    tensors = [adapter.tensor(np.asarray(v)) for v in arrays]
+    env = program.evaluate(adapter, tensors)
+    return {name: adapter.to_numpy(t) for name, t in env.items()}
+
+
+def ambiguous_kink(
+    program: Program, backend_env: dict, reference_env: dict, tol: Tolerance
+) -> bool:
+    """True where a relu/abs operand sits so close to 0 that backend and reference disagree on
+    its sign only by rounding: the subgradient each picks is then a coin toss, not a bug. A
+    backend whose forward is wrong beyond the tolerance is not excused (FWD-001 flags it)."""
+    for step in program.steps:
+        if step.op not in KINK_OPS:
+            continue
+        got = np.asarray(backend_env[step.args[0]], dtype=np.float64)
+        want = np.asarray(reference_env[step.args[0]], dtype=np.float64)
+        if got.shape != want.shape:
+            continue
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        close = np.abs(got - want) <= tol.atol * scale + tol.rtol * np.abs(want)
+        if np.any((np.sign(got) != np.sign(want)) & close):
+            return True
+    return False
+
+
+def near_kink(program: Program, env: dict, margin: float = 1e-3) -> bool:
+    """True where a relu/abs operand is within `margin` (relative to its array's magnitude) of
+    0: central differences there straddle the kink."""
+    for step in program.steps:
+        if step.op in KINK_OPS:
+            operand = np.asarray(env[step.args[0]], dtype=np.float64)
+            scale = max(1.0, float(np.max(np.abs(operand), initial=0.0)))
+            if np.any(np.abs(operand) < margin * scale):
+                return True
+    return False

@@ -1,0 +1,126 @@
+"""What backward() leaves in .grad: the leaf's dtype and shape, and the reference gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance.checks import Repro, engine_must_not_raise, evaluate_line
+from conformance.numerics import compare
+from suites.support import (
+    backward_line,
+    draw_cotangent,
+    draw_program,
+    draw_root,
+    grad_expr,
+    program_dtype,
+    reference_gradients,
+    seed_for,
+    shape_of,
+    single_root,
+    tolerance,
+)
+
+
+def _backward(backend: Any, data: st.DataObject) -> tuple[Any, ...]:
+    program = draw_program(data, backend)
+    root = draw_root(data, program)
+    seed = seed_for(program, draw_cotangent(data, shape_of(program, root)))
+    tensors = program.make_inputs(backend)
+    env = program.evaluate(backend, tensors)
+    repro = Repro(backend).line("", evaluate_line())
+    backward_line(repro, root, seed)
+    with engine_must_not_raise(f"backward of {root}", repro, program):
+        backend.backward(env[root], seed)
+    return program, root, seed, tensors, repro
+
+
+@pytest.mark.requirement("DTYPE-001")
+@given(data=st.data())
+def test_grad_has_the_leaf_dtype(backend: Any, data: st.DataObject) -> None:
+    """After backward, a leaf's .grad MUST have the leaf's dtype."""
+    program, root, _, tensors, repro = _backward(backend, data)
+    for inp, tensor in zip(program.inputs, tensors, strict=True):
+        got = backend.grad_dtype(tensor)
+        if got is not None and got != backend.dtype(tensor):
+            torch_got, adapter_got = grad_expr(inp.name)
+            repro.line(
+                f"assert {torch_got}.dtype == {inp.name}.dtype, "
+                f"f'{inp.name}.grad is {{{torch_got}.dtype}}, {inp.name} is {{{inp.name}.dtype}}'",
+                f"assert adapter.grad_dtype(env[{inp.name!r}]) == "
+                f"adapter.dtype(env[{inp.name!r}]), '{inp.name}.grad has another dtype'",
+            )
+            raise repro.fail(
+                f"{inp.name}.grad has dtype {got}; expected the leaf's {backend.dtype(tensor)} "
+                f"(backward of {root})",
+                program,
+            )
+
+
+@pytest.mark.requirement("SHAPE-001")
+@given(data=st.data())
+def test_grad_has_the_leaf_shape(backend: Any, data: st.DataObject) -> None:
+    """After backward, a leaf's .grad MUST have exactly the leaf's shape, including leaves that were
+    broadcast against larger operands.
+    """
+    program, root, _, tensors, repro = _backward(backend, data)
+    for inp, tensor in zip(program.inputs, tensors, strict=True):
+        got = backend.grad(tensor)
+        if got is not None and got.shape != inp.value.shape:
+            torch_got, adapter_got = grad_expr(inp.name)
+            repro.line(
+                f"assert tuple({torch_got}.shape) == {inp.value.shape!r}, "
+                f"f'{inp.name}.grad has shape {{tuple({torch_got}.shape)}}'",
+                f"assert {adapter_got}.shape == {inp.value.shape!r}, "
+                f"f'{inp.name}.grad has shape {{{adapter_got}.shape}}'",
+            )
+            raise repro.fail(
+                f"{inp.name}.grad has shape {tuple(got.shape)}; expected the leaf's "
+                f"{inp.value.shape} (backward of {root})",
+                program,
+            )
+
+
+@pytest.mark.requirement("TAPE-001")
+@given(data=st.data())
+def test_backward_leaves_reference_gradients(
+    backend: Any, reference: Any, data: st.DataObject
+) -> None:
+    """backward() from a root with a seed gradient MUST leave in the .grad of each leaf that
+    requires grad the reference engine's gradient (None where the root does not depend on it),
+    and None in each leaf that does not require grad.
+    """
+    program, root, seed, tensors, repro = _backward(backend, data)
+    expected = reference_gradients(reference, single_root(program, root), [seed])
+    tol = tolerance(backend, program_dtype(program), "reference")
+    repro.prelude = True
+    for inp, tensor in zip(program.inputs, tensors, strict=True):
+        got = backend.grad(tensor)
+        want = expected.get(inp.name) if inp.differentiable else None
+        torch_got, adapter_got = grad_expr(inp.name)
+        if want is None:
+            if got is not None:
+                why = (
+                    "it does not require grad"
+                    if not inp.differentiable
+                    else (f"{root} does not depend on it")
+                )
+                repro.line(
+                    f"assert {torch_got} is None, '{inp.name}.grad is set'",
+                    f"assert {adapter_got} is None, '{inp.name}.grad is set'",
+                )
+                raise repro.fail(
+                    f"{inp.name}.grad is set after backward of {root}; expected None ({why})",
+                    program,
+                )
+            continue
+        comparison = compare(got, want, tol)
+        if not comparison.ok:
+            repro.close(f"{inp.name}.grad", torch_got, adapter_got, np.asarray(want), tol)
+            raise repro.fail(
+                f"{inp.name}.grad after backward of {root}: {comparison.describe()}", program
+            )

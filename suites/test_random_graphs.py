@@ -1,0 +1,208 @@
+"""Random programs over the whole op set (broadcasting, reductions, views, indexing, reuse):
+forward values and vector-Jacobian products against the reference engine, and against central
+finite differences of the backend's own forward. Functional level: no tape needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from conformance.checks import Repro, engine_must_not_raise, vjp_must_not_raise, vjp_repro
+from conformance.numerics import (
+    DIRECTION_SEED,
+    as_float64,
+    central_differences,
+    compare,
+    directional_derivative,
+    evaluate_numpy,
+    program_vjp,
+    scalarised,
+    unit_direction,
+)
+from conformance.program import Program
+from suites.support import (
+    ambiguous_kink,
+    draw_cotangent,
+    draw_program,
+    host_env,
+    near_kink,
+    program_dtype,
+    tolerance,
+)
+
+FULL_FD_LIMIT = 64
+"""Up to this many input elements, finite differences go element by element; above, the
+directional check runs instead (two forwards per direction instead of two per element)."""
+DIRECTIONS = 3
+
+
+def _cotangents(data: st.DataObject, program: Program) -> list[np.ndarray]:
+    env = evaluate_numpy(program)  # shapes do not depend on the engine
+    return [
+        draw_cotangent(data, np.shape(env[o]), f"cotangent {o}").astype(program_dtype(program))
+        for o in program.outputs
+    ]
+
+
+def _differentiable(program: Program) -> list[str]:
+    names = [i.name for i in program.inputs if i.differentiable]
+    assume(names)
+    return names
+
+
+def _zeros_if_none(grad: np.ndarray | None, program: Program, name: str) -> np.ndarray:
+    if grad is not None:
+        return grad
+    return np.zeros(next(i.value.shape for i in program.inputs if i.name == name))
+
+
+@pytest.mark.requirement("FWD-001")
+@given(data=st.data())
+def test_forward_values_match_reference(backend: Any, reference: Any, data: st.DataObject) -> None:
+    """The outputs of random programs over the op set MUST equal the reference engine's within the
+    dtype's reference tolerance.
+    """
+    program = draw_program(data, backend)
+    tol = tolerance(backend, program_dtype(program), "reference")
+    repro = Repro(backend).line("", "outputs = program.output_tensors(adapter, tensors)")
+    with engine_must_not_raise("the forward of the program", repro, program):
+        got_env = host_env(backend, program)
+    want_env = host_env(reference, as_float64(program))
+    steps = {s.name: s for s in program.steps}
+    for name in program.outputs:
+        got, want = got_env[name], want_env[name]
+        repro = Repro(backend).line("", "outputs = program.output_tensors(adapter, tensors)")
+        index = list(program.outputs).index(name)
+        if want.dtype == np.bool_:
+            step = steps[name]
+            a, b = want_env[step.args[0]], want_env[step.args[1]]
+            scale = max(1.0, float(np.max(np.abs(np.broadcast_arrays(a, b)[1]), initial=0.0)))
+            # Where the operands are equal within rounding, either answer is right.
+            clear = np.abs(a - b) > tol.atol * scale + tol.rtol * np.abs(b)
+            if got.shape != want.shape or np.any((got != want) & clear):
+                repro.line(
+                    f"got = outputs[{index}].tolist(); assert got == {want.tolist()!r}, "
+                    f"'{name} differs'",
+                    f"got = adapter.to_numpy(outputs[{index}]).tolist(); "
+                    f"assert got == {want.tolist()!r}, '{name} differs'",
+                )
+                raise repro.fail(f"output {name} (bool) differs from the reference", program)
+            continue
+        comparison = compare(got, want, tol)
+        if not comparison.ok:
+            repro.close(
+                f"output {name}",
+                f"outputs[{index}]",
+                f"adapter.to_numpy(outputs[{index}])",
+                want,
+                tol,
+            )
+            raise repro.fail(f"output {name}: {comparison.describe()}", program)
+
+
+@pytest.mark.requirement("RAND-001")
+@given(data=st.data())
+def test_random_graph_gradients_match_reference(
+    backend: Any, reference: Any, data: st.DataObject
+) -> None:
+    """The vector-Jacobian product of random programs over the op set, with broadcasting and one
+    value reused by several ops, MUST equal the reference engine's within the dtype's reference
+    tolerance.
+    """
+    program = draw_program(data, backend, requires_grad=True)
+    names = _differentiable(program)
+    tol = tolerance(backend, program_dtype(program), "reference")
+    cotangents = _cotangents(data, program)
+    with vjp_must_not_raise(backend, program, cotangents):
+        backend_env = host_env(backend, program)
+        _, got = program_vjp(backend, program, cotangents)
+    reference_env = host_env(reference, as_float64(program))
+    assume(not ambiguous_kink(program, backend_env, reference_env, tol))
+    _, want = program_vjp(reference, as_float64(program), cotangents)
+    expected = {n: _zeros_if_none(want[n], program, n) for n in names}
+    for name in names:
+        comparison = compare(_zeros_if_none(got.get(name), program, name), expected[name], tol)
+        if not comparison.ok:
+            repro = vjp_repro(backend, program, cotangents, expected, tol, "gradient of")
+            raise repro.fail(f"gradient of {name}: {comparison.describe()}", program)
+
+
+@pytest.mark.requirement("RAND-002")
+@given(data=st.data())
+def test_random_graph_gradients_match_finite_differences(backend: Any, data: st.DataObject) -> None:
+    """The vector-Jacobian product of random float64 programs MUST match central finite differences
+    of the backend's own forward pass, away from kinks.
+    """
+    program = draw_program(data, backend, requires_grad=True, dtypes={"float64"}, zeros=False)
+    names = _differentiable(program)
+    cotangents = _cotangents(data, program)
+    with vjp_must_not_raise(backend, program, cotangents):
+        env = host_env(backend, program)
+        _, got = program_vjp(backend, program, cotangents)
+    assume(not near_kink(program, env))
+    wrt = [k for k, i in enumerate(program.inputs) if i.name in names]
+    values = [i.value for i in program.inputs]
+    f = scalarised(backend, program, cotangents)
+    analytic = [_zeros_if_none(got.get(n), program, n) for n in names]
+    if sum(values[k].size for k in wrt) <= FULL_FD_LIMIT:
+        tol = tolerance(backend, "float64", "finite_difference")
+        numeric, magnitude = central_differences(f, values, wrt)
+        for name, a, n in zip(names, analytic, numeric, strict=True):
+            comparison = compare(a, n, tol, scale=max(1.0, magnitude))
+            if not comparison.ok:
+                expected = dict(zip(names, numeric, strict=True))
+                repro = vjp_repro(
+                    backend, program, cotangents, expected, tol, "gradient vs finite differences of"
+                )
+                raise repro.fail(
+                    f"gradient of {name} vs central differences of the backend's forward: "
+                    f"{comparison.describe()}",
+                    program,
+                )
+        return
+    _directional(backend, program, cotangents, names, wrt, values, analytic, f)
+
+
+def _directional(
+    backend: Any,
+    program: Program,
+    cotangents: list[np.ndarray],
+    names: list[str],
+    wrt: list[int],
+    values: list[np.ndarray],
+    analytic: list[Any],
+    f: Any,
+) -> None:
+    tol = tolerance(backend, "float64", "directional")
+    rng = np.random.default_rng(DIRECTION_SEED)
+    for n in range(DIRECTIONS):
+        u = unit_direction([values[k].shape for k in wrt], rng)
+        result = directional_derivative(f, values, wrt, analytic, u)
+        comparison = compare(
+            np.array(result.analytical),
+            np.array(result.numerical),
+            tol,
+            scale=max(1.0, result.magnitude),
+        )
+        if not comparison.ok:
+            # The reproducer compares element by element: slow, but only run on a failure.
+            numeric, _ = central_differences(f, values, wrt)
+            expected = dict(zip(names, numeric, strict=True))
+            repro = vjp_repro(
+                backend,
+                program,
+                cotangents,
+                expected,
+                tolerance(backend, "float64", "finite_difference"),
+                "gradient vs finite differences of",
+            )
+            raise repro.fail(
+                f"directional derivative {n} (inputs {names}): v^T J u from the VJP is "
+                f"{result.analytical!r}, central differences of the forward give "
+                f"{result.numerical!r} ({comparison.describe()})",
+                program,
+            )

@@ -1,0 +1,126 @@
+"""Deliberately broken backends for the runner's tests, loaded as `tests.crashing_adapters:Name`.
+
+Each is the reference adapter with one way of dying: a native abort, a segfault, an endless loop,
+an engine that raises while being imported, and one plain wrong gradient (a nonconformance, not a
+crash). They break only in gradient computations, so tests that only run ops still pass first:
+the runner must keep those results when the worker dies.
+
+Also here: the fake requirements of tests/fake_suite.py, a tiny suite the runner tests run so that
+they do not depend on (or wait for) the real suites.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from conformance.backends.reference import ReferenceAdapter
+from conformance.catalogue import FUNCTIONAL, Requirement
+
+
+class AbortingAdapter(ReferenceAdapter):
+    """A native engine whose backward hits a failed assertion: SIGABRT."""
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        os.abort()
+
+
+class SegfaultingAdapter(ReferenceAdapter):
+    """A native engine whose backward dereferences NULL: SIGSEGV."""
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        return ctypes.string_at(0)
+
+
+class HangingAdapter(ReferenceAdapter):
+    """An engine whose backward never returns."""
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        while True:
+            pass
+
+
+class ImportRaisingAdapter(ReferenceAdapter):
+    """An adapter whose engine raises while being imported (a broken native extension, say)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        import tests.broken_engine  # noqa: F401 - raises RuntimeError
+
+        super().__init__(device)
+
+
+class DoubledGradientAdapter(ReferenceAdapter):
+    """No crash: a wrong gradient (twice the true one), for failing reports and reproducers."""
+
+    def vjp(
+        self,
+        fn: Callable[[Sequence[Any]], Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        values, grads = super().vjp(fn, primals, cotangents)
+        return values, [None if g is None else 2 * g for g in grads]
+
+
+class NoDevicesAdapter(ReferenceAdapter):
+    """Claims a device that never exists, to test the device error path."""
+
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "tpu")
+
+
+class Incomplete:
+    """Not an adapter: it lacks most of the protocol."""
+
+    name: ClassVar[str] = "incomplete"
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+
+    def version(self) -> str:
+        return "0"
+
+
+FAKE_REQUIREMENTS = (
+    Requirement(
+        "FAKE-001",
+        "Forward values match the reference",
+        "Forward values MUST match the reference engine's.",
+        (),
+        FUNCTIONAL,
+        "tests/fake_suite.py",
+    ),
+    Requirement(
+        "FAKE-002",
+        "Gradients match the reference",
+        "Vector-Jacobian products MUST match the reference engine's.",
+        (),
+        FUNCTIONAL,
+        "tests/fake_suite.py",
+    ),
+    Requirement(
+        "FAKE-003",
+        "Half precision gradients",
+        "float16 gradients MUST match the reference engine's.",
+        ("dtype:float16",),
+        FUNCTIONAL,
+        "tests/fake_suite.py",
+    ),
+    Requirement(
+        "FAKE-004",
+        "Gradients of a product",
+        "The gradient of x * y MUST be (y, x).",
+        (),
+        FUNCTIONAL,
+        "tests/fake_suite.py",
+    ),
+)
+
+
+def use_fake_catalogue(monkeypatch: Any) -> None:
+    """Make this process's catalogue the fake one, as tests/fake_suite.py does in the worker."""
+    from conformance import catalogue
+
+    monkeypatch.setattr(catalogue, "REQUIREMENTS", FAKE_REQUIREMENTS)
+    monkeypatch.setattr(catalogue, "BY_ID", {r.id: r for r in FAKE_REQUIREMENTS})

@@ -1,0 +1,78 @@
+"""The mutant catalogue: deliberately broken backends the conformance suites must flag.
+
+Each entry is one bug (from the modules gradients, linear_bce, tape, storage, graph and engine of
+this package) on top of the reference engine's adapter, importable as a backend:
+
+    pytest --pyargs suites --backend tests.mutants.catalogue:BroadcastNotSummed
+
+`CATALOGUE` lists them; each class names its bug class (shared/reference/bug-classes.md, or
+"own: ...") and `flagged_by`, the requirements whose tests must fail on it. `TORCH_CATALOGUE`
+holds the same bugs on top of PyTorch (`...:BroadcastNotSummedTorch`), for engines' sake: the
+suites must not depend on the broken engine being the reference one.
+"""
+
+from __future__ import annotations
+
+from tests.mutants import engine, gradients, graph, linear_bce, storage, tape
+from tests.mutants.base import Bug, on_reference, on_torch
+
+BUGS: tuple[type[Bug], ...] = (
+    # 1-12 of bug-classes.md
+    gradients.BroadcastNotSummed,
+    gradients.MeanBackwardNotDivided,
+    linear_bce.BceMeanReductionIgnoredInBackward,
+    linear_bce.BceLogitZeroSubgradient,
+    linear_bce.BceStableFormSignError,
+    linear_bce.BceClampedLogistic,
+    engine.RecursivePerPathBackward,
+    engine.AssignInsteadOfAccumulate,
+    engine.StaleIntermediateGrads,
+    storage.RetainGraphIgnored,
+    tape.IsLeafFromRequiresGrad,
+    tape.GradFnAttachedUnderNoGrad,
+    storage.GradUpcastToFloat64,
+    linear_bce.LinearWeightGradTransposed,
+    linear_bce.BiasGradFromFirstRow,
+    # own designs: op backwards
+    gradients.SigmoidGradFromInput,
+    gradients.ReluGradOneAtZero,
+    gradients.SubSecondOperandSign,
+    gradients.DivDenominatorSign,
+    gradients.TransposeBackwardNotTransposed,
+    gradients.ExpandBackwardFirstSlice,
+    gradients.IndexRepeatedOverwrite,
+    linear_bce.BcePosWeightIgnoredInBackward,
+    gradients.MeanDividesByInputSize,
+    # own designs: tape semantics
+    tape.NoGradIgnored,
+    tape.EnableGradIgnored,
+    tape.NoGradNotRestoredOnException,
+    tape.RequiresGradFromFirstOperandOnly,
+    tape.IntegerRequiresGradAccepted,
+    tape.NonLeafRequiresGradOffAccepted,
+    tape.RequiresGradFlagIgnored,
+    tape.SwitchedOffLeafStillAccumulates,
+    tape.DetachIsIdentity,
+    tape.NonDifferentiableOpRecorded,
+    storage.GradOverwrittenNotAccumulated,
+    storage.GradOfWritesGrad,
+    storage.ZeroGradOutOfPlace,
+    storage.ClearGradIgnored,
+    storage.EveryTensorRetainsGrad,
+    storage.RetainGradIgnored,
+    graph.AccumulateNodePerUse,
+    graph.GraphReachesNonRequiringLeaf,
+)
+
+CATALOGUE: tuple[type[Bug], ...] = tuple(on_reference(bug, __name__) for bug in BUGS)
+TORCH_CATALOGUE: tuple[type[Bug], ...] = tuple(on_torch(bug, __name__) for bug in BUGS)
+
+
+def import_path(mutant: type[Bug]) -> str:
+    """The `--backend` specifier that loads `mutant`."""
+    return f"{__name__}:{mutant.__name__}"
+
+
+def __getattr__(name: str) -> type:
+    # The classes are published by on_reference/on_torch; this only improves the error.
+    raise AttributeError(f"module {__name__!r} has no mutant {name!r}")

@@ -1,0 +1,88 @@
+"""The requirement catalogue: well-formed, SPEC.md current, and tied one-to-one to suite tests."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import suites
+from conformance import spec
+from conformance.catalogue import BY_ID, FUNCTIONAL, REQUIREMENTS, TAPE
+from conformance.protocol import Capabilities
+
+ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
+
+
+def suite_tests() -> list[tuple[str, Callable[..., Any], list[str]]]:
+    """(qualified name, function, requirement ids) of every test in the suites package."""
+    found: list[tuple[str, Callable[..., Any], list[str]]] = []
+    for info in pkgutil.iter_modules(suites.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"suites.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if not name.startswith("test_") or fn.__module__ != module.__name__:
+                continue
+            marks = getattr(fn, "pytestmark", [])
+            ids = [rid for m in marks if m.name == "requirement" for rid in m.args]
+            found.append((f"{info.name}.{name}", fn, ids))
+    return found
+
+
+def test_spec_md_is_current() -> None:
+    assert spec.main(["--check"]) == 0, "SPEC.md is stale: run python -m conformance.spec"
+
+
+def test_spec_check_flags_a_stale_file(tmp_path: Any) -> None:
+    stale = tmp_path / "SPEC.md"
+    stale.write_text(spec.render().replace("MUST", "SHOULD", 1), encoding="utf-8")
+    assert spec.main(["--check", "--path", str(stale)]) == 1
+    assert spec.main(["--path", str(stale)]) == 0
+    assert spec.main(["--check", "--path", str(stale)]) == 0
+
+
+def test_spec_lists_every_requirement() -> None:
+    text = spec.render()
+    for req in REQUIREMENTS:
+        assert f"#### {req.id}: {req.title}" in text
+        assert req.statement in text
+
+
+@pytest.mark.parametrize("req", REQUIREMENTS, ids=lambda r: r.id)
+def test_requirement_is_well_formed(req: Any) -> None:
+    assert ID_PATTERN.match(req.id), req.id
+    assert "MUST" in req.statement
+    assert req.statement.endswith(".") and req.statement.count(". ") == 0, "one sentence"
+    assert req.level in (TAPE, FUNCTIONAL)
+    assert req.source.strip()
+    caps = Capabilities()
+    for capability in req.capabilities:
+        caps.has(capability)  # raises AttributeError for a name Capabilities does not know
+    # Tape-level requirements need the tape; functional ones must apply without it.
+    assert ("tape" in req.capabilities) == (req.level == TAPE), req.id
+
+
+def test_every_suite_test_names_one_known_requirement_and_states_it() -> None:
+    tests = suite_tests()
+    assert tests, "no suite tests found"
+    for qualified, fn, ids in tests:
+        assert len(ids) == 1, f"{qualified} names {ids}; one requirement per test"
+        assert ids[0] in BY_ID, f"{qualified} names unknown requirement {ids[0]}"
+        doc = " ".join((fn.__doc__ or "").split())
+        assert doc == BY_ID[ids[0]].statement, f"{qualified}: docstring is not the statement"
+
+
+def test_every_requirement_is_checked_by_a_suite_test() -> None:
+    used = {rid for _, _, ids in suite_tests() for rid in ids}
+    assert used == set(BY_ID), f"requirements without a test: {sorted(set(BY_ID) - used)}"
+
+
+def test_catalogue_is_populated_on_import() -> None:
+    assert len(REQUIREMENTS) == len(BY_ID) >= 30
+    assert [r.id for r in REQUIREMENTS] == list(BY_ID)
