@@ -34,9 +34,12 @@ class Row:
     def from_record(cls, record: Mapping[str, Any]) -> Row:
         stats = record["stats"]
         return cls(
-            record["name"], record.get("extra_info", {}), stats["min"], stats["median"],
+            record["name"],
+            record.get("extra_info", {}),
+            stats["min"],
+            stats["median"],
             stats["rounds"],
-        )  # fmt: skip
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.info.get(key, default)
@@ -54,8 +57,12 @@ class Target:
         return self.measured <= self.limit
 
     def cells(self) -> list[str]:
-        return [self.what, f"{self.measured:.3g}{self.unit}", f"<= {self.limit:g}{self.unit}",
-                MET if self.met else MISSED]  # fmt: skip
+        return [
+            self.what,
+            f"{self.measured:.3g}{self.unit}",
+            f"<= {self.limit:g}{self.unit}",
+            MET if self.met else MISSED,
+        ]
 
 
 def load(path: Path) -> tuple[list[Row], dict[str, Any]]:
@@ -127,14 +134,31 @@ def engine_section(pairs: Sequence[Pair]) -> tuple[list[str], list[Target]]:
         " through the adapters as the suites run programs (`autograd.grad` over every output).",
         "",
     ]
-    header = ["workload", "case", "threads", "reference (min / median)",
-              "torch (min / median)", "ratio", "ratio of medians", "target", ""]  # fmt: skip
+    header = [
+        "workload",
+        "case",
+        "threads",
+        "timer",
+        "reference (min / median)",
+        "torch (min / median)",
+        "ratio",
+        "ratio of medians",
+        "target",
+        "",
+    ]
     body = [
-        [p.workload, p.case, p.threads,
-         f"{_time(p.reference.min_s)} / {_time(p.reference.median_s)}",
-         f"{_time(p.torch.min_s)} / {_time(p.torch.median_s)}",
-         f"{p.ratio:.2f}x", f"{p.median_ratio:.2f}x", f"<= {p.target:g}x",
-         MET if p.ratio <= p.target else MISSED]  # fmt: skip
+        [
+            p.workload,
+            p.case,
+            p.threads,
+            p.reference.get("timer", "wall"),
+            f"{_time(p.reference.min_s)} / {_time(p.reference.median_s)}",
+            f"{_time(p.torch.min_s)} / {_time(p.torch.median_s)}",
+            f"{p.ratio:.2f}x",
+            f"{p.median_ratio:.2f}x",
+            f"<= {p.target:g}x",
+            MET if p.ratio <= p.target else MISSED,
+        ]
         for p in pairs
     ]
     lines += _table(header, body)
@@ -148,13 +172,12 @@ def engine_section(pairs: Sequence[Pair]) -> tuple[list[str], list[Target]]:
             "",
         ]
     targets = [
-        Target(f"reference / torch, {p.case}, {p.threads}", p.ratio, p.target, "x")
-        for p in pairs
+        Target(f"reference / torch, {p.case}, {p.threads}", p.ratio, p.target, "x") for p in pairs
     ]
     return lines, targets
 
 
-# -- 2. suite throughput and 4. memory --------------------------------------------------------------
+# -- 2. suite throughput and 4. memory ---------------------------------------------------------
 def suite_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
     runs = _where(rows, workload="suite-ci")
     lines = ["## 2. Suite throughput: `conformance run --profile ci`", ""]
@@ -165,8 +188,18 @@ def suite_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
         " (`benchmarks/suite_throughput.py`, also runnable alone).",
         "",
     ]
-    header = ["command", "wall time", "target", "", "exit", "requirements passed",
-              "examples", "examples/s", "max process RSS", "peak RSS (all processes)"]  # fmt: skip
+    header = [
+        "command",
+        "wall time",
+        "target",
+        "",
+        "exit",
+        "requirements passed",
+        "examples",
+        "examples/s",
+        "max process RSS",
+        "peak RSS (all processes)",
+    ]
     body, targets = [], []
     for run in runs:
         report = run.get("report") or {}
@@ -175,30 +208,43 @@ def suite_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
         examples = summary.get("examples", 0)
         wall = float(run.get("wall_s", run.min_s))
         met = MET if wall <= run.get("target") else MISSED
-        body.append([
-            f"`{run.get('command')}`", f"{wall:.1f} s", f"<= {run.get('target'):g} s", met,
-            run.get("exit_code"), f"{passed} of {summary.get('applicable', '?')}", examples,
-            f"{examples / wall:.1f}" if wall else "-",
-            f"{run.get('max_process_rss_mib'):.0f} MiB", f"{run.get('peak_tree_rss_mib'):.0f} MiB",
-        ])  # fmt: skip
+        body.append(
+            [
+                f"`{run.get('command')}`",
+                f"{wall:.1f} s",
+                f"<= {run.get('target'):g} s",
+                met,
+                run.get("exit_code"),
+                f"{passed} of {summary.get('applicable', '?')}",
+                examples,
+                f"{examples / wall:.1f}" if wall else "-",
+                f"{run.get('max_process_rss_mib'):.0f} MiB",
+                f"{run.get('peak_tree_rss_mib'):.0f} MiB",
+            ]
+        )
         targets.append(Target(f"wall time of `{run.get('case')}`", wall, run.get("target"), " s"))
     lines += _table(header, body)
-    lines += _per_requirement(runs)
-    memory = ["## 4. Memory", ""]
+    return lines + _per_requirement(runs), targets
+
+
+def memory_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
+    runs = _where(rows, workload="suite-ci")
+    lines = ["## 4. Memory", ""]
+    if not runs:
+        return lines + ["Not measured in this run.", ""], []
     worst_process = max(float(r.get("max_process_rss_mib")) for r in runs)
     worst_tree = max(float(r.get("peak_tree_rss_mib")) for r in runs)
     limit = float(runs[0].get("target_rss_mib"))
-    memory += [
-        f"Across the runs above, the largest single process held {worst_process:.0f} MiB and the"
-        f" whole process tree (runner, pytest worker, xdist workers) at most {worst_tree:.0f} MiB"
-        " at once (sampled every 50 ms).",
+    lines += [
+        f"Across the `ci` runs of section 2, the largest single process held {worst_process:.0f}"
+        f" MiB and the whole process tree (runner, pytest worker, xdist workers) at most"
+        f" {worst_tree:.0f} MiB at once (sampled every 50 ms).",
         "",
     ]
-    targets += [
+    return lines, [
         Target("peak RSS of a `ci` run, largest process", worst_process, limit, " MiB"),
         Target("peak RSS of a `ci` run, all processes together", worst_tree, limit, " MiB"),
     ]
-    return lines + memory, targets
 
 
 def _per_requirement(runs: Sequence[Row]) -> list[str]:
@@ -225,7 +271,7 @@ def _per_requirement(runs: Sequence[Row]) -> list[str]:
     ]
 
 
-# -- 3. numerical gradient checks -------------------------------------------------------------------
+# -- 3. numerical gradient checks ---------------------------------------------------------------
 def numerics_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
     checks = _where(rows, workload="gradcheck")
     lines = ["## 3. Numerical gradient cost", ""]
@@ -243,22 +289,41 @@ def numerics_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
             " same function.",
             "",
         ]
-        header = ["check", "engine", "min", "median", "rounds", "ratio to gradcheck fast",
-                  "target", ""]  # fmt: skip
+        header = [
+            "check",
+            "engine",
+            "min",
+            "median",
+            "rounds",
+            "ratio to gradcheck fast",
+            "target",
+            "",
+        ]
         body = []
         for r in large:
             ratio = r.min_s / fast.min_s if fast else None
             limit = r.get("target")
             status = "" if limit is None or ratio is None else (MET if ratio <= limit else MISSED)
-            body.append([
-                r.get("method"), r.get("engine"), _time(r.min_s), _time(r.median_s), r.rounds,
-                "-" if ratio is None else f"{ratio:.2f}x",
-                "-" if limit is None else f"<= {limit:g}x", status,
-            ])  # fmt: skip
+            body.append(
+                [
+                    r.get("method"),
+                    r.get("engine"),
+                    _time(r.min_s),
+                    _time(r.median_s),
+                    r.rounds,
+                    "-" if ratio is None else f"{ratio:.2f}x",
+                    "-" if limit is None else f"<= {limit:g}x",
+                    status,
+                ]
+            )
             if limit is not None and ratio is not None:
                 targets.append(
-                    Target(f"directional check ({r.get('engine')}) / gradcheck fast, 1M",
-                           ratio, float(limit), "x")  # fmt: skip
+                    Target(
+                        f"directional check ({r.get('engine')}) / gradcheck fast, 1M",
+                        ratio,
+                        float(limit),
+                        "x",
+                    )
                 )
         lines += _table(header, body)
         lines += _resolution(large)
@@ -279,8 +344,9 @@ def _resolution(large: Sequence[Row]) -> list[str]:
             f" {res['smallest_flagged_error_best_element']:.3g} (most weighted element) to"
             f" {res['smallest_flagged_error_worst_element']:.3g} (least weighted); the gradient's"
             f" elements are {res['gradient_rms']:.3g} RMS and {res['gradient_max']:.3g} at most."
-            f" A sign flip of one element is flagged for {100 * res['share_sign_flip_flagged']:.1f}%"
-            f" of the elements, a dropped element for {100 * res['share_dropped_flagged']:.1f}%.",
+            " A sign flip of one element is flagged for"
+            f" {100 * res['share_sign_flip_flagged']:.1f}% of the elements, a dropped element for"
+            f" {100 * res['share_dropped_flagged']:.1f}%.",
             "",
         ]
         break
@@ -326,7 +392,8 @@ def render(rows: Sequence[Row], data: Mapping[str, Any], plot: str | None) -> st
     engine_lines, engine_targets = engine_section(engine_pairs(rows))
     suite_lines, suite_targets = suite_section(rows)
     numeric_lines, numeric_targets = numerics_section(rows)
-    targets = engine_targets + suite_targets + numeric_targets
+    memory_lines, memory_targets = memory_section(rows)
+    targets = engine_targets + suite_targets + numeric_targets + memory_targets
     machine = data.get("machine_info", {})
     facts = machine.get("autograd_conformance", {})
     cpu = machine.get("cpu", {}).get("brand_raw", machine.get("processor", "?"))
@@ -341,8 +408,10 @@ def render(rows: Sequence[Row], data: Mapping[str, Any], plot: str | None) -> st
         f" ({facts.get('torch_default_threads', '?')} threads by default), NumPy"
         f" {facts.get('numpy', '?')} (OpenBLAS threads {facts.get('blas_default_threads', '?')})."
         f" Load average at the end of the run: {_load(facts)}. Absolute times are noisy and"
-        " secondary; ratios compare two timings from this one run. `threads=1` pins both"
-        " PyTorch and NumPy's BLAS to one thread, a second data point.",
+        " secondary; ratios compare two timings from this one run. Threads `1` pins both"
+        " PyTorch and NumPy's BLAS to one thread, a second data point, timed in process CPU"
+        " time (`time.process_time`), which other processes on the machine cannot inflate by"
+        " taking the core away; the default-thread cases are timed in wall time.",
         "",
         "## Targets",
         "",
@@ -352,7 +421,7 @@ def render(rows: Sequence[Row], data: Mapping[str, Any], plot: str | None) -> st
     ]
     if plot:
         lines += [f"![benchmarks]({plot})", ""]
-    return "\n".join(lines + engine_lines + suite_lines + numeric_lines)
+    return "\n".join(lines + engine_lines + suite_lines + numeric_lines + memory_lines)
 
 
 def _load(facts: Mapping[str, Any]) -> str:
@@ -361,8 +430,8 @@ def _load(facts: Mapping[str, Any]) -> str:
 
 
 def plot(rows: Sequence[Row], path: Path) -> bool:
-    """Ratios against their targets, and the suite's wall times against 60 s. False where
-    matplotlib is missing (the Markdown is still written)."""
+    """Ratios against their targets, the suite's wall times against 60 s, and the 1M-parameter
+    gradient checks. False where matplotlib is missing (the Markdown is still written)."""
     try:
         import matplotlib
 
@@ -372,41 +441,57 @@ def plot(rows: Sequence[Row], path: Path) -> bool:
         return False
     pairs = engine_pairs(rows)
     runs = _where(rows, workload="suite-ci")
-    panels = [p for p in (pairs, runs) if p]
-    if not panels:
+    checks = [r for r in _where(rows, workload="gradcheck") if r.get("parameters", 0) >= 1e6]
+    drawers = [
+        (draw, data) for draw, data in ((_ratios, pairs), (_suite, runs), (_checks, checks)) if data
+    ]
+    if not drawers:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
-    column = 0
-    if pairs:
-        ax = axes[0][column]
-        labels = [f"{p.case}\n{p.threads}" for p in pairs]
-        ys = range(len(pairs))
-        ax.barh(ys, [p.ratio for p in pairs],
-                color=["tab:green" if p.ratio <= p.target else "tab:red" for p in pairs])  # fmt: skip
-        ax.scatter([p.target for p in pairs], ys, marker="|", s=300, color="black",
-                   label="target", zorder=3)  # fmt: skip
-        ax.set_yticks(list(ys), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlabel("time ratio reference / torch (best round; lower is faster)")
-        ax.axvline(1.0, color="grey", linewidth=0.5)
-        ax.legend(loc="lower right", fontsize=7)
-        ax.set_title("Reference engine vs PyTorch CPU", fontsize=10)
-        column += 1
-    if runs:
-        ax = axes[0][column]
-        walls = [float(r.get("wall_s", r.min_s)) for r in runs]
-        ax.bar(range(len(runs)), walls,
-               color=["tab:green" if w <= r.get("target") else "tab:red"
-                      for w, r in zip(walls, runs, strict=True)])  # fmt: skip
-        ax.axhline(float(runs[0].get("target")), color="black", linestyle="--", label="target")
-        ax.set_xticks(range(len(runs)), [r.get("case") for r in runs], fontsize=7)
-        ax.set_ylabel("wall time (s)")
-        ax.legend(fontsize=7)
-        ax.set_title("conformance run --profile ci", fontsize=10)
+    fig, axes = plt.subplots(1, len(drawers), figsize=(5.5 * len(drawers), 4.8), squeeze=False)
+    for ax, (draw, data) in zip(axes[0], drawers, strict=True):
+        draw(ax, data)
     fig.tight_layout()
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
     return True
+
+
+def _color(ok: bool) -> str:
+    return "tab:green" if ok else "tab:red"
+
+
+def _ratios(ax: Any, pairs: Sequence[Pair]) -> None:
+    ys = list(range(len(pairs)))
+    # bars grow from 1 (parity) to the ratio, left where the reference engine is faster
+    widths = [p.ratio - 1.0 for p in pairs]
+    ax.barh(ys, widths, left=1.0, color=[_color(p.ratio <= p.target) for p in pairs])
+    ax.scatter([p.target for p in pairs], ys, marker="|", s=300, color="black", label="target")
+    ax.set_yticks(ys, [f"{p.case}\nthreads: {p.threads}" for p in pairs], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log", base=2)
+    ax.axvline(1.0, color="grey", linewidth=0.5)
+    ax.set_xlabel("time reference / torch (best round; < 1: reference faster)", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title("Reference engine vs PyTorch CPU", fontsize=10)
+
+
+def _suite(ax: Any, runs: Sequence[Row]) -> None:
+    walls = [float(r.get("wall_s", r.min_s)) for r in runs]
+    oks = [w <= r.get("target") for w, r in zip(walls, runs, strict=True)]
+    ax.bar(range(len(runs)), walls, color=[_color(ok) for ok in oks])
+    ax.axhline(float(runs[0].get("target")), color="black", linestyle="--", label="target")
+    ax.set_xticks(range(len(runs)), [r.get("case") for r in runs], fontsize=7)
+    ax.set_ylabel("wall time (s)")
+    ax.legend(fontsize=7)
+    ax.set_title("conformance run --profile ci", fontsize=10)
+
+
+def _checks(ax: Any, checks: Sequence[Row]) -> None:
+    ax.bar(range(len(checks)), [r.min_s for r in checks], color="tab:blue")
+    labels = [f"{r.get('method')}\n{r.get('engine')}" for r in checks]
+    ax.set_xticks(range(len(checks)), labels, fontsize=7)
+    ax.set_ylabel("time (s, best round)")
+    ax.set_title(f"Gradient checks, {checks[0].get('parameters'):,} parameters", fontsize=10)
 
 
 def compact(rows: Sequence[Row], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -415,8 +500,13 @@ def compact(rows: Sequence[Row], data: Mapping[str, Any]) -> dict[str, Any]:
         "datetime": data.get("datetime"),
         "machine_info": data.get("machine_info"),
         "benchmarks": [
-            {"name": r.name, "min_s": r.min_s, "median_s": r.median_s, "rounds": r.rounds,
-             "extra_info": dict(r.info)}  # fmt: skip
+            {
+                "name": r.name,
+                "min_s": r.min_s,
+                "median_s": r.median_s,
+                "rounds": r.rounds,
+                "extra_info": dict(r.info),
+            }
             for r in rows
         ],
     }

@@ -104,6 +104,7 @@ def measure(backend: str, workers: str = "1", profile: str = "ci") -> dict[str, 
         "command": " ".join(["conformance", *command[3:-4], "--out", "DIR", "-n", workers]),
         "exit_code": proc.returncode,
         "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),  # every process of the run, summed
         "max_process_rss_mib": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB
         "peak_tree_rss_mib": round(sampler.peak / 2**20, 1),
         "stderr_tail": stderr.decode(errors="replace")[-2000:] if proc.returncode > 1 else "",
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             result = measure(backend, workers, args.profile)
             results.append(result)
             print(
-                f"{backend:12} -n {workers:4}  {result['wall_s']:7.1f} s  exit {result['exit_code']}"
+                f"{backend:12} -n {workers:4}  {result['wall_s']:7.1f} s"
+                f" (CPU {result['cpu_s']:.1f} s)  exit {result['exit_code']}"
                 f"  max process RSS {result['max_process_rss_mib']:.0f} MiB"
                 f"  peak tree RSS {result['peak_tree_rss_mib']:.0f} MiB"
             )

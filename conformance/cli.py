@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a backend's whole run may take at most S seconds (default: no limit)",
     )  # fmt: skip
     run.add_argument(
+        "--parity-with", metavar="SPEC",
+        help="also run the parity suite against this counterpart backend (e.g. torch:cpu)",
+    )  # fmt: skip
+    run.add_argument(
         "--suite", action="append", metavar="TARGET",
         help="pytest path or package to run instead of the bundled suites (repeatable)",
     )  # fmt: skip
@@ -144,8 +148,12 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.registry import installed_labels
     from conformance.runner import DEFAULT_SUITE, RunOptions, run
 
+    backends = args.backends or installed_labels()
+    if not args.backends and not any(b.startswith("reference:") for b in backends):
+        # Never skip the reference silently: if it cannot load, the run must say so.
+        backends.insert(0, "reference")
     options = RunOptions(
-        backends=args.backends or installed_labels(),
+        backends=backends,
         profile=args.profile,
         seed=args.seed,
         out_dir=args.out,
@@ -155,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout_example=args.timeout_example,
         timeout_run=args.timeout_run,
         suite=args.suite or [DEFAULT_SUITE],
+        parity_with=args.parity_with,
     )
     code, done = run(options)
     if done:

@@ -29,6 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--conformance-seed", type=int, default=None, help="hypothesis seed")
     group.addoption(
+        "--parity-with",
+        default=None,
+        help="also run the parity suite against this counterpart backend (e.g. torch:cpu)",
+    )
+    group.addoption(
         "--requirement",
         action="append",
         default=[],

@@ -52,6 +52,8 @@ class Capabilities:
     """requires_grad can be switched on and off on leaves after creation."""
     integer_tensors: bool = True
     """Integer and bool tensors exist (and must refuse requires_grad)."""
+    device_placement: bool = False
+    """`device_of` and `grad_device` report where a tensor and its .grad live (parity suite)."""
     dtypes: frozenset[str] = frozenset({"float32", "float64"})
     ops: frozenset[str] = ALL_OPS
     notes: Mapping[str, str] = field(default_factory=dict)
@@ -166,6 +168,17 @@ class TapeAdapter(Adapter, Protocol):
 
 
 @runtime_checkable
+class PlacementAdapter(TapeAdapter, Protocol):
+    """Where tensors live, for engines with `Capabilities.device_placement`."""
+
+    def device_of(self, tensor: Tensor) -> str:
+        """The device the engine reports for the tensor, e.g. "cuda:0"."""
+
+    def grad_device(self, tensor: Tensor) -> str | None:
+        """The device of the tensor's `.grad`, or None when it has none."""
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -198,6 +211,7 @@ TAPE_METHODS = (
     "dtype",
 )
 GRAPH_METHODS = ("next_nodes", "accumulated_tensor", "node_name")
+PLACEMENT_METHODS = ("device_of", "grad_device")
 
 
 def missing_members(adapter_class: type) -> list[str]:
@@ -209,6 +223,8 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += TAPE_METHODS
         if caps.graph:
             needed += GRAPH_METHODS
+        if caps.device_placement:
+            needed += PLACEMENT_METHODS
     else:
         needed.append("capabilities")
     return [member for member in needed if not hasattr(adapter_class, member)]

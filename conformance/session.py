@@ -147,9 +147,9 @@ class Recorder:
     def _report(self) -> dict[str, Any]:
         from conformance import profiles
         from conformance.manifest import load_manifest
+        from conformance.probe import backend_info
         from conformance.report import RunInfo, build_report, catalogue_meta
         from conformance.report.environment import host_environment, suite_info
-        from conformance.runner import backend_info
 
         meta = catalogue_meta()
         spec = self.config.getoption("--backend") or "reference"

@@ -141,6 +141,7 @@ def _execute(
     """
     # pass 1: count each node's consumers; refuse freed nodes before any .grad is touched
     deps: dict[Node, int] = {}
+    consumers: dict[Node, list[Node]] = {}  # reverse edges, kept only to find `runs` below
     root_nodes = list(dict.fromkeys(n for n, _ in roots))
     seen = set(root_nodes)
     stack = list(root_nodes)
@@ -152,12 +153,14 @@ def _execute(
             if nxt is None:
                 continue
             deps[nxt] = deps.get(nxt, 0) + 1
+            if targets is not None:
+                consumers.setdefault(nxt, []).append(node)
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
     runs = None
     if targets is not None:
-        runs = _needed(root_nodes, targets)
+        runs = _above(targets, consumers)
         if any(node.saved is None for node in runs):
             raise RuntimeError(FREED_MSG)
 
@@ -197,35 +200,22 @@ def _execute(
     return captured
 
 
-def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
-    """The nodes with a target somewhere below them: the only ones worth running. One
-    depth-first pass; a node is decided once all the nodes below it are."""
-    needed: set[Node] = set()
-    decided: set[Node] = set()
-    for root in roots:
-        if root in decided:
-            continue
-        decided.add(root)
-        stack = [(root, iter(root.next_functions))]
-        while stack:
-            node, edges = stack[-1]
-            for nxt, _ in edges:
-                if nxt is not None and nxt not in decided:
-                    decided.add(nxt)
-                    stack.append((nxt, iter(nxt.next_functions)))
-                    break
-            else:  # every node below is decided
-                stack.pop()
-                if any(n in targets or n in needed for n, _ in node.next_functions):
-                    needed.add(node)
-    return needed
+def _above(targets: set[Node], consumers: dict[Node, list[Node]]) -> set[Node]:
+    """The nodes with a target somewhere below them: the only ones worth running. Found by
+    walking the reverse edges up from the targets, each edge once."""
+    above: set[Node] = set()
+    stack = [t for t in targets if t in consumers]
+    while stack:
+        for consumer in consumers.get(stack.pop(), ()):
+            if consumer not in above:
+                above.add(consumer)
+                stack.append(consumer)
+    return above
 
 
 def _roots(
     outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None]
 ) -> list[tuple[Node, np.ndarray]]:
-    from .dtypes import Size
-
     roots = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
         if not out.requires_grad:
@@ -240,6 +230,8 @@ def _roots(
         else:
             garr = g._data if hasattr(g, "_data") else np.asarray(g)
             if garr.shape != data.shape:
+                from .dtypes import Size
+
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {Size(garr.shape)!r}"
                     f" and output[{i}] has a shape of {Size(data.shape)!r}."

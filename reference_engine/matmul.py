@@ -33,7 +33,11 @@ def _node(cls: type[Node], a: Tensor, b: Tensor) -> Node:
 
 
 def _wants(*ts: Tensor) -> bool:
-    return GradMode.enabled and any(t._requires_grad for t in ts)
+    if GradMode.enabled:
+        for t in ts:  # a loop, not any(<generator>): this runs for every product
+            if t._requires_grad:
+                return True
+    return False
 
 
 class DotBackward0(Node):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conformance.numerics import LinearBCE, numpy_apply
-from conformance.opset import ALL_OPS, OPS
+from conformance.opset import ALL_OPS
 from conformance.program import Apply, Input, Program
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -628,7 +628,7 @@ def linear_bce_programs(**kwargs: Any) -> st.SearchStrategy[Program]:
 
 
 __all__ = [
-    "OPS",
+    "arrays",
     "broadcast_partner_shapes",
     "differentiable_programs",
     "dtypes",

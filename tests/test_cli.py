@@ -76,6 +76,7 @@ def test_list_shows_backends_devices_and_requirements(capsys: pytest.CaptureFixt
         ),
         (["--backend", "tests.crashing_adapters:Nothing"], "has no class 'Nothing'"),
         (["--requirement", "NOPE-404"], "unknown requirement id(s): NOPE-404"),
+        (["--parity-with", "nosuch"], "unknown backend 'nosuch'"),
         (["--profile", "fastest"], "invalid choice: 'fastest'"),
         (["-n", "0"], "-n needs at least 1 worker"),
         (["--timeout-example", "-1"], "a time limit must be positive"),

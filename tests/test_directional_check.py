@@ -70,9 +70,7 @@ class Setup:
         f = scalarised(ReferenceAdapter(), self.program, [np.ones(())])
         rng = np.random.default_rng(DIRECTION_SEED)
         u = unit_direction([self.values[k].shape for k in self.wrt], rng)
-        result = directional_derivative(
-            f, self.values, self.wrt, [grads[n] for n in self.names], u
-        )
+        result = directional_derivative(f, self.values, self.wrt, [grads[n] for n in self.names], u)
         comparison = compare(
             np.array(result.analytical),
             np.array(result.numerical),
@@ -88,6 +86,10 @@ class Setup:
         return grads
 
 
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
 @pytest.fixture(scope="module", params=list(SIZES))
 def setup(request: pytest.FixtureRequest) -> Setup:
     return Setup(request.param)
@@ -99,7 +101,7 @@ def test_correct_gradients_pass(setup: Setup) -> None:
 
 def test_sign_of_the_largest_element_flipped_is_flagged(setup: Setup) -> None:
     weight = setup.grads["W"]
-    index = np.unravel_index(int(np.argmax(np.abs(weight))), weight.shape)
+    index = _index(int(np.argmax(np.abs(weight))), weight.shape)
     assert setup.flags(setup.with_element("W", index, -weight[index]))
 
 
@@ -110,6 +112,6 @@ def test_one_dropped_element_is_flagged_at_small_sizes(size: str, name: str) -> 
     grad = setup.grads[name]
     # an ordinary element: the one of median magnitude, so the check is not handed the easiest
     order = np.argsort(np.abs(grad), axis=None)
-    index = np.unravel_index(int(order[len(order) // 2]), grad.shape)
+    index = _index(int(order[len(order) // 2]), grad.shape)
     assert grad[index] != 0
     assert setup.flags(setup.with_element(name, index, 0.0))

@@ -22,8 +22,9 @@ from conformance.cli import main
 from conformance.manifest import parse_manifest
 from conformance.progress import Progress
 from conformance.report import load_report
-from conformance.runner import RunOptions, WorkerState, _overdue
+from conformance.runner import RunOptions
 from conformance.streams import JsonLines
+from conformance.worker import WorkerState, overdue
 from tests.crashing_adapters import use_fake_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,14 +242,14 @@ def test_watchdog_verdicts() -> None:
     state = WorkerState()
     state.take([], [{"event": "start", "nodeid": "t::a", "pid": 1}])
     now = time.monotonic()
-    assert _overdue(state, _options(timeout_example=5), now) is None
+    assert overdue(state, _options(timeout_example=5), now) is None
     state.in_test[1][2] = now - 6  # last heartbeat 6 s ago
-    hang = _overdue(state, _options(timeout_example=5), now)
+    hang = overdue(state, _options(timeout_example=5), now)
     assert hang is not None and hang["kind"] == "hang" and hang["test"] == "t::a"
-    limit = _overdue(state, _options(timeout_example=60, timeout_run=1), now - 2)
+    limit = overdue(state, _options(timeout_example=60, timeout_run=1), now - 2)
     assert limit is not None and limit["kind"] == "timeout"
     idle = WorkerState(last_event=now - 1000)
-    assert _overdue(idle, _options(timeout_example=5), now)["message"].endswith(  # type: ignore[index]
+    assert overdue(idle, _options(timeout_example=5), now)["message"].endswith(  # type: ignore[index]
         "while starting (collecting the suites)"
     )
 
@@ -314,8 +315,77 @@ def test_progress_lines_apply_the_manifest() -> None:
     assert stream.getvalue() == "torch:cpu  R-1            xfail           3 examples\n"
 
 
-def test_worker_environment_puts_the_callers_directory_on_the_path(tmp_path: Path) -> None:
-    from conformance.runner import _worker_env
+def test_the_matrix_covers_every_current_report_in_the_directory(tmp_path: Path) -> None:
+    from conformance.report import write_reports
+    from conformance.runner import BackendRun, matrix_reports
+    from tests.report_samples import sample_report
 
-    env = _worker_env(tmp_path)
+    earlier = write_reports(sample_report(label="mygrad:cpu"), tmp_path)[-1]
+    old = tmp_path / "old-cpu.json"
+    old.write_text(json.dumps({**json.loads(earlier.read_text()), "schema_version": 0}))
+    (tmp_path / "benchmarks.json").write_text('{"benchmarks": []}')
+    runs = [
+        BackendRun(label, report, write_reports(report, tmp_path))
+        for label in ("torch:cpu", "reference:cpu")
+        for report in [sample_report(label=label)]
+    ]
+    notes = io.StringIO()
+    loaded = matrix_reports(tmp_path, runs, notes)
+    assert [r["backend"]["label"] for _, r in loaded] == [
+        "reference:cpu",
+        "torch:cpu",
+        "mygrad:cpu",
+    ]
+    assert notes.getvalue().count("\n") == 1
+    assert f"matrix: leaving out {old}: report {old} has schema version 0" in notes.getvalue()
+
+
+def test_worker_environment_puts_the_callers_directory_on_the_path(tmp_path: Path) -> None:
+    from conformance.worker import worker_env
+
+    env = worker_env(tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_run_writes_the_report_and_leaves_no_worker(tmp_path: Path) -> None:
+    marker = f"CONFORMANCE_TEST_MARKER={os.getpid()}-{time.time_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
+    command = [
+        sys.executable, "-m", "conformance", "run", *SUITE, "--out", str(tmp_path),
+        "--backend", f"{ADAPTERS}:HangingAdapter", "--backend", "reference",
+    ]  # fmt: skip
+    runner = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert runner.stderr is not None
+    os.set_blocking(runner.stderr.fileno(), False)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"FAKE-001" not in seen and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the first test passed: the worker now hangs in the second
+        seen += runner.stderr.read() or b""
+    time.sleep(1)
+    runner.terminate()
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, seen + err
+    assert (seen + err).decode().rstrip().endswith("conformance: interrupted")
+    time.sleep(0.5)
+    assert _processes_with(marker) == []
+    report = load_report(tmp_path / f"{stem('HangingAdapter')}.json")
+    assert report["crash"]["kind"] == "interrupted"
+    assert requirements(report)["FAKE-001"]["status"] == "passed"
+    assert not (tmp_path / "reference-cpu.json").exists(), "the run went on after SIGTERM"
+    assert (tmp_path / "index.html").exists()

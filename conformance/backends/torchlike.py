@@ -67,7 +67,7 @@ class TorchLikeAdapter:
 
     name: ClassVar[str] = ""
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
-    capabilities: Capabilities = Capabilities()
+    capabilities: Capabilities = Capabilities(device_placement=True)
 
     def __init__(self, module: ModuleType, device: str = "cpu") -> None:
         self.m = module
@@ -205,6 +205,13 @@ class TorchLikeAdapter:
 
     def dtype(self, tensor: Tensor) -> str:
         return str(tensor.dtype).rsplit(".", 1)[-1]
+
+    def device_of(self, tensor: Tensor) -> str:
+        return str(tensor.device)
+
+    def grad_device(self, tensor: Tensor) -> str | None:
+        grad = tensor.grad
+        return None if grad is None else str(grad.device)
 
     # -- graph level ------------------------------------------------------------------------
     def next_nodes(self, node: Node) -> list[Node | None]:

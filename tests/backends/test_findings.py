@@ -10,6 +10,7 @@ adapter's bug.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -62,3 +63,19 @@ def test_reproducer_shows_the_divergence_on_the_installed_engine(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"DIVERGENCE {match['rid']}:" in done.stdout
+
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINE_MODULES))
+def test_every_failure_in_a_published_report_has_a_reproducer(engine: str) -> None:
+    """A published report's failures are findings: each needs a reproducer this file runs."""
+    failing = set()
+    for path in REPORTS.glob(f"{engine}-*.json"):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        failing |= {
+            req["id"] for req in report["requirements"] if req["status"] in ("failed", "error")
+        }
+    missing = sorted(rid for rid in failing if not (FINDINGS / f"{engine}_{rid}.py").exists())
+    assert not missing, f"{engine}: failures without a reproducer in docs/findings: {missing}"

@@ -1,0 +1,272 @@
+"""One backend's worker: `python -m pytest` on the suites, followed while it runs.
+
+The worker streams one JSON line per test outcome and heartbeats (collected tests, each test's
+start and end, each hypothesis example) through the pytest plugin (conformance/session.py). The
+runner reads both as they grow, shows progress, and kills the worker's whole process group when
+an example makes no progress for too long or the run exceeds its limit. How the worker ended
+becomes the report's `crash`, or None when every collected test reported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conformance.progress import Progress
+from conformance.streams import JsonLines, tail
+
+if TYPE_CHECKING:
+    from conformance.runner import RunOptions
+
+STARTUP_GRACE = 60.0
+"""Added to the example limit while a worker starts: interpreter, engine import, collection."""
+_POLL_S = 0.1
+
+_PYTEST_EXIT = {
+    2: "interrupted (a collection error, or pytest.exit)",
+    3: "pytest internal error",
+    4: "pytest usage error",
+}
+
+
+@dataclass
+class WorkerState:
+    """What the runner has read from a worker's streams so far."""
+
+    collected: list[dict[str, Any]] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_test: dict[int, list[Any]] = field(default_factory=dict)
+    """pid -> [nodeid, examples so far, time of its last heartbeat]"""
+    last_event: float = field(default_factory=time.monotonic)
+    any_event: bool = False
+    crashed: list[str] = field(default_factory=list)
+    """Tests whose xdist worker process died under them."""
+    _by_requirement: dict[str, list[str]] | None = None
+
+    def take(self, records: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        for record in records:
+            self.records[record["nodeid"]] = record
+        for event in events:
+            self.any_event, self.last_event = True, now
+            kind, pid = event.get("event"), int(event.get("pid", 0))
+            if kind == "collected":
+                tests = list(event.get("tests", []))
+                if self.collected is None or len(tests) > len(self.collected):
+                    self.collected, self._by_requirement = tests, None
+                    self.meta = dict(event.get("requirements") or {})
+            elif kind == "start":
+                self.in_test[pid] = [event.get("nodeid"), 0, now]
+            elif kind == "example":
+                self.in_test[pid] = [event.get("nodeid"), int(event.get("n", 0)), now]
+            elif kind == "end":
+                self.in_test.pop(pid, None)
+            elif kind == "crashed":
+                nodeid = event.get("nodeid")
+                self.crashed.append(str(nodeid))
+                self.in_test = {p: t for p, t in self.in_test.items() if t[0] != nodeid}
+        if records:
+            self.last_event = now
+
+    def requirement_tests(self) -> dict[str, list[str]]:
+        if self._by_requirement is None:
+            grouped: dict[str, list[str]] = {}
+            for test in self.collected or ():
+                for rid in test.get("requirements", []):
+                    grouped.setdefault(rid, []).append(test["nodeid"])
+            self._by_requirement = grouped
+        return self._by_requirement
+
+    def examples(self) -> int:
+        done = sum(int(r.get("examples") or 0) for r in self.records.values())
+        return done + sum(
+            int(n) for nodeid, n, _ in self.in_test.values() if nodeid not in self.records
+        )
+
+    def in_flight(self) -> dict[str, int]:
+        return {
+            nodeid: int(n) for nodeid, n, _ in self.in_test.values() if nodeid not in self.records
+        }
+
+    def missing(self) -> list[str]:
+        return [t["nodeid"] for t in self.collected or () if t["nodeid"] not in self.records]
+
+
+def overdue(state: WorkerState, options: RunOptions, started: float) -> dict[str, Any] | None:
+    """A hang or timeout verdict, or None while the worker is within its limits."""
+    now = time.monotonic()
+    if options.timeout_run is not None and now - started > options.timeout_run:
+        where = _where(state)
+        return {
+            "kind": "timeout",
+            "message": f"exceeded the run time limit of {options.timeout_run:g} s{where}",
+        }
+    limit = options.timeout_example
+    for nodeid, examples, last in state.in_test.values():
+        if now - last > limit:
+            example = f" (example {examples})" if examples else ""
+            return {
+                "kind": "hang",
+                "message": f"hung: no progress for {limit:g} s in {nodeid}{example}",
+                "test": nodeid,
+            }
+    if not state.in_test and now - state.last_event > limit + STARTUP_GRACE:
+        phase = "between tests" if state.any_event else "while starting (collecting the suites)"
+        return {
+            "kind": "hang",
+            "message": f"hung: no progress for {limit + STARTUP_GRACE:g} s {phase}",
+        }
+    return None
+
+
+def _where(state: WorkerState) -> str:
+    running = list(state.in_flight())
+    return f" (while running {', '.join(running)})" if running else ""
+
+
+def worker_command(label: str, options: RunOptions, results: Path, heartbeat: Path) -> list[str]:
+    targets = list(options.suite)
+    command = [sys.executable, "-m", "pytest"]
+    if any(not Path(t).exists() for t in targets):
+        command.append("--pyargs")
+    command += targets
+    command += [
+        "--backend", label,
+        "--conformance-profile", options.profile,
+        "--conformance-seed", str(options.seed),
+        "--conformance-results", str(results),
+        "--conformance-progress", str(heartbeat),
+        "-p", "no:cacheprovider",
+        "-q", "--color=no", "-o", "console_output_style=classic",
+    ]  # fmt: skip
+    for rid in options.requirements or ():
+        command += ["--requirement", rid]
+    if options.expect is not None:
+        command += ["--conformance-expect", str(options.expect.resolve())]
+    if options.parity_with is not None:
+        command += ["--parity-with", options.parity_with]
+    if str(options.workers) != "1":
+        command += ["-n", str(options.workers)]
+    return command
+
+
+def worker_env(cwd: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # Adapters given as module:Class resolve as they would in the caller's directory.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def run_worker(
+    label: str, options: RunOptions, workdir: Path, progress: Progress
+) -> tuple[WorkerState, dict[str, Any] | None]:
+    """Run one backend's worker to the end; the state read from it and the crash, if any."""
+    results, heartbeat, log_path = (
+        workdir / f"{n}" for n in ("results.jsonl", "progress.jsonl", "worker.log")
+    )
+    cwd = Path.cwd()
+    state = WorkerState()
+    result_stream, heartbeat_stream = JsonLines(results), JsonLines(heartbeat)
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        popen = subprocess.Popen(
+            worker_command(label, options, results, heartbeat),
+            cwd=cwd,
+            env=worker_env(cwd),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a kill takes xdist's workers too
+            preexec_fn=_die_with_parent,
+        )
+        verdict: dict[str, Any] | None = None
+        try:
+            while True:
+                returncode = popen.poll()
+                state.take(result_stream.read_new(), heartbeat_stream.read_new())
+                progress.update(state)
+                if returncode is not None:
+                    break
+                verdict = overdue(state, options, started)
+                if verdict is not None:
+                    kill_group(popen)
+                    break
+                time.sleep(_POLL_S)
+        except KeyboardInterrupt:
+            kill_group(popen)
+            verdict = {"kind": "interrupted", "message": f"interrupted by the user{_where(state)}"}
+        popen.wait()
+    state.take(result_stream.read_new(), heartbeat_stream.read_new())
+    progress.finish(state)
+    crash = verdict or exit_crash(popen.returncode, state)
+    if crash is not None:
+        crash = {
+            "phase": "run",
+            "test": next(iter(state.in_flight()), None),
+            "signal": None,
+            "returncode": popen.returncode,
+            "log_tail": tail(log_path),
+            **crash,
+        }
+        progress.stream.write(f"{label}: {crash['message']}\n")
+    return state, crash
+
+
+def exit_crash(returncode: int, state: WorkerState) -> dict[str, Any] | None:
+    where = _where(state)
+    if state.crashed:
+        return {
+            "kind": "crash",
+            "test": state.crashed[0],
+            "message": f"crashed: a worker process died while running {', '.join(state.crashed)}",
+        }
+    if returncode < 0:
+        name = signal_name(-returncode)
+        return {
+            "kind": "signal",
+            "signal": name,
+            "message": f"crashed: the worker was killed by {name}{where}",
+        }
+    if returncode in (0, 1, 5):
+        missing = state.missing()
+        if not missing:
+            return None
+        return {
+            "kind": "exit",
+            "message": f"exited (code {returncode}) before reporting {len(missing)} test(s){where}",
+        }
+    meaning = _PYTEST_EXIT.get(returncode, "unexpected exit")
+    return {"kind": "exit", "message": f"exited with code {returncode}: {meaning}{where}"}
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: on Linux, be killed if the runner dies (even by SIGKILL), so
+    that a worker in its own session never outlives the run that started it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def kill_group(popen: subprocess.Popen[Any]) -> None:
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        popen.kill()

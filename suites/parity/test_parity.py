@@ -1,0 +1,108 @@
+"""Parity between two backends, typically one engine on two devices (`torch:cuda` against
+`torch:cpu`): the same generated programs, the same values and gradients; `.grad` where the leaf
+lives; and repeated backward passes on the device under test that agree with each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conformance.checks import vjp_repro
+from conformance.evidence import Nonconformance
+from conformance.numerics import compare, program_vjp
+from conformance.tolerances import lookup
+from suites.strategies import for_backend, programs
+from suites.support import draw_cotangent, float_dtypes, host_env, program_dtype
+
+
+def _shared_program(data: st.DataObject, backend: Any, counterpart: Any) -> Any:
+    dtypes = float_dtypes(backend) & float_dtypes(counterpart)
+    ops = backend.capabilities.ops & counterpart.capabilities.ops
+    return data.draw(for_backend(backend, programs, dtypes=dtypes, ops=ops), label="program")
+
+
+def _cotangents(data: st.DataObject, backend: Any, program: Any) -> list[np.ndarray]:
+    env = host_env(backend, program)
+    return [draw_cotangent(data, np.shape(env[o]), f"cotangent {o}") for o in program.outputs]
+
+
+def _differentiable_grads(grads: dict[str, np.ndarray | None], program: Any) -> dict:
+    shapes = {i.name: i.value.shape for i in program.inputs}
+    return {n: np.zeros(shapes[n]) if g is None else g for n, g in grads.items()}
+
+
+@pytest.mark.requirement("PARITY-001")
+@given(data=st.data())
+def test_values_and_gradients_agree_with_counterpart(
+    backend: Any, counterpart: Any, data: st.DataObject
+) -> None:
+    """The same program MUST give the same outputs and vector-Jacobian products on the backend
+    under test as on its counterpart (e.g. CUDA against CPU), within the parity tolerance of the
+    program's dtype."""
+    program = _shared_program(data, backend, counterpart)
+    cotangents = _cotangents(data, backend, program)
+    dtype = program_dtype(program)
+    tol = lookup(dtype, backend.device, "parity")
+    outs, grads = program_vjp(backend, program, cotangents)
+    want_outs, want_grads = program_vjp(counterpart, program, cotangents)
+    expected = _differentiable_grads(want_grads, program)
+    repro = vjp_repro(backend, program, cotangents, expected, tol, "gradient")
+    for name, out, want in zip(program.outputs, outs, want_outs, strict=True):
+        result = compare(out, want, tol)
+        if not result.ok:
+            raise repro.fail(f"output {name}: {result.describe()}", program)
+    for name, got in _differentiable_grads(grads, program).items():
+        result = compare(got, expected[name], tol)
+        if not result.ok:
+            raise repro.fail(f"gradient of {name}: {result.describe()}", program)
+
+
+@pytest.mark.requirement("PARITY-002")
+@given(data=st.data())
+def test_grad_lives_with_its_leaf(backend: Any, counterpart: Any, data: st.DataObject) -> None:
+    """After backward, a leaf's `.grad` MUST be on the leaf's device, with the leaf's dtype and
+    shape."""
+    program = _shared_program(data, backend, counterpart)
+    tensors = program.make_inputs(backend)
+    outputs = program.output_tensors(backend, tensors)
+    roots = [o for o in outputs if backend.requires_grad(o)]
+    if not roots:
+        return
+    loss = roots[0]
+    cotangent = np.ones(np.shape(backend.to_numpy(loss)), dtype=backend.dtype(loss))
+    backend.backward(loss, cotangent)
+    for spec, leaf in zip(program.inputs, tensors, strict=True):
+        if not spec.differentiable or backend.grad(leaf) is None:
+            continue
+        where, grad_where = backend.device_of(leaf), backend.grad_device(leaf)
+        problems = []
+        if grad_where != where:
+            problems.append(f"device {grad_where} (leaf on {where})")
+        if backend.grad_dtype(leaf) != backend.dtype(leaf):
+            problems.append(f"dtype {backend.grad_dtype(leaf)} (leaf {backend.dtype(leaf)})")
+        if np.shape(backend.grad(leaf)) != spec.value.shape:
+            problems.append(f"shape {np.shape(backend.grad(leaf))} (leaf {spec.value.shape})")
+        if problems:
+            raise Nonconformance(f".grad of {spec.name}: {', '.join(problems)}", program=program)
+
+
+@pytest.mark.requirement("PARITY-003")
+@given(data=st.data())
+def test_repeated_backward_is_stable(backend: Any, counterpart: Any, data: st.DataObject) -> None:
+    """Two identical vector-Jacobian products of the same program on the same device MUST agree
+    within the device's nondeterminism tolerance (exactly, on a CPU)."""
+    program = _shared_program(data, backend, counterpart)
+    cotangents = _cotangents(data, backend, program)
+    tol = lookup(program_dtype(program), backend.device, "nondeterminism")
+    _, first = program_vjp(backend, program, cotangents)
+    _, second = program_vjp(backend, program, cotangents)
+    first = _differentiable_grads(first, program)
+    repro = vjp_repro(backend, program, cotangents, first, tol, "second gradient")
+    for name, got in _differentiable_grads(second, program).items():
+        result = compare(got, first[name], tol)
+        if not result.ok:
+            raise repro.fail(f"second VJP of {name}: {result.describe()}", program)
