@@ -42,8 +42,12 @@ def _infer(data: Any) -> np.ndarray:
 
 
 def tensor(data: Any, dtype: dtype | None = None, requires_grad: bool = False) -> Tensor:
-    arr = _infer(data) if dtype is None else np.array(_infer(data), dtype=dtype.np)
-    return _leaf(arr, requires_grad)
+    if dtype is None:
+        return _leaf(_infer(data), requires_grad)
+    # Straight to the requested dtype: a detour through the float32 default would round
+    # float64 literals.
+    source = data._data if isinstance(data, Tensor) else data
+    return _leaf(np.array(source, dtype=dtype.np), requires_grad)
 
 
 def _size(size: tuple[Any, ...]) -> tuple[int, ...]:

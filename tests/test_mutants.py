@@ -16,15 +16,7 @@ that were selected, so the wall time is about half the sum of the runs.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +26,9 @@ from conformance.backends.torch import TorchAdapter
 from conformance.catalogue import BY_ID, REQUIREMENTS
 from conformance.protocol import missing_members
 from tests.mutants.base import Bug
-from tests.mutants.catalogue import CATALOGUE, TORCH_CATALOGUE, import_path
+from tests.mutants.catalogue import CATALOGUE, TORCH_CATALOGUE
+from tests.mutants.runs import Case, Run, Runner, mutant_case
 
-REPO = Path(__file__).resolve().parent.parent
-RUN_TIMEOUT_S = 900
 TORCH_SAMPLE = tuple(
     m
     for m in TORCH_CATALOGUE
@@ -52,93 +43,6 @@ TORCH_SAMPLE = tuple(
 )
 """A few bugs on top of PyTorch as well: the suites must not rely on the bug sitting on the
 reference engine (which is also their oracle)."""
-
-
-@dataclass(frozen=True)
-class Case:
-    backend: str
-    requirements: tuple[str, ...]
-
-
-@dataclass
-class Run:
-    case: Case
-    returncode: int
-    records: list[dict[str, Any]]
-    output: str
-    seconds: float
-
-    def by_requirement(self, rid: str) -> list[dict[str, Any]]:
-        return [r for r in self.records if rid in r.get("requirements", ())]
-
-    def describe(self, rid: str) -> str:
-        lines = [f"{self.case.backend} --requirement {rid}: exit {self.returncode}"]
-        lines += [f"  {r['status']}: {r['nodeid']} {r.get('message')!s:.300}" for r in self.records]
-        if not self.records:
-            lines.append(self.output[-3000:])
-        return "\n".join(lines)
-
-
-def _run(case: Case, workdir: Path) -> Run:
-    results = workdir / f"{case.backend.replace(':', '_').replace('.', '_')}.jsonl"
-    results.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "suites",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--no-header",
-        "-p",
-        "no:randomly",
-        "--conformance-profile",
-        "ci",
-        "--backend",
-        case.backend,
-        "--conformance-results",
-        str(results),
-    ]
-    for rid in case.requirements:
-        command += ["--requirement", rid]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=REPO,  # `tests.mutants.catalogue` is importable from the repository root
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    records = []
-    if results.exists():
-        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return Run(case, done.returncode, records, done.stdout + done.stderr, seconds)
-
-
-class Runner:
-    """Runs cases on a thread pool, each at most once; `result` waits for one."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
-        self.futures: dict[Case, Future[Run]] = {}
-
-    def submit(self, case: Case) -> None:
-        if case not in self.futures:
-            self.futures[case] = self.pool.submit(_run, case, self.workdir)
-
-    def result(self, case: Case) -> Run:
-        self.submit(case)
-        return self.futures[case].result()
-
-
-def mutant_case(mutant: type[Bug]) -> Case:
-    return Case(import_path(mutant), tuple(mutant.flagged_by))
 
 
 FLAGGED = tuple(sorted({rid for m in CATALOGUE for rid in m.flagged_by}))
@@ -159,17 +63,14 @@ def runner(
         for name in ("baseline", "mutant")
         if name in item.callspec.params
     ]
-    for param in selected:
+    for param in sorted(selected, key=lambda p: not isinstance(p, Case)):
         runs.submit(param if isinstance(param, Case) else mutant_case(param))
     yield runs
-    timings = sorted(
-        ((f.result().seconds, c.backend) for c, f in runs.futures.items()), reverse=True
-    )
-    total = sum(t for t, _ in timings)
-    print(f"\nmutant runs: {len(timings)} runs, {total:.0f} s of subprocess time")
+    timings = runs.timings()
+    print(f"\nmutant runs: {len(timings)}, {sum(t for t, _ in timings):.0f} s of subprocess time")
     for seconds, backend in timings:
         print(f"  {seconds:6.1f} s  {backend}")
-    runs.pool.shutdown()
+    runs.close()
 
 
 # -- structure: every mutant is a valid adapter that declares what flags it --------------------
@@ -199,16 +100,15 @@ def test_catalogue_covers_every_bug_class() -> None:
 def test_mutant_is_flagged(mutant: type[Bug], runner: Runner) -> None:
     run = runner.result(mutant_case(mutant))
     for rid in mutant.flagged_by:
-        records = run.by_requirement(rid)
-        statuses = sorted({r["status"] for r in records})
-        assert records, f"no test of {rid} ran\n{run.describe(rid)}"
-        assert "error" not in statuses, f"{rid} errored instead of failing\n{run.describe(rid)}"
-        failed = [r for r in records if r["status"] == "failed"]
-        assert failed, f"{rid} did not flag {mutant.__name__}: {statuses}\n{run.describe(rid)}"
-        for record in failed:
-            assert record.get("program") or record.get("message"), (
-                f"{record['nodeid']} failed without a message or a program"
-            )
+        verdict = run.verdict(rid)
+        assert verdict == "failed", (
+            f"{rid} gave {verdict!r} on {mutant.__name__}\n{run.describe(rid)}"
+        )
+        for record in run.by_requirement(rid):
+            if record["status"] == "failed":
+                assert record.get("program") or record.get("message"), (
+                    f"{record['nodeid']} failed without a message or a program"
+                )
 
 
 @pytest.mark.parametrize("baseline", BASELINES, ids=lambda c: c.backend)
@@ -238,11 +138,6 @@ def test_every_requirement_flags_a_mutant(runner: Runner) -> None:
     flagged: set[str] = set()
     for mutant in CATALOGUE:
         run = runner.result(mutant_case(mutant))
-        flagged |= {
-            rid
-            for rid in mutant.flagged_by
-            for r in run.by_requirement(rid)
-            if r["status"] == "failed"
-        }
+        flagged |= {rid for rid in mutant.flagged_by if run.verdict(rid) == "failed"}
     silent = [r.id for r in REQUIREMENTS if r.id not in flagged]
     assert not silent, f"requirements that flagged no mutant: {silent}"
