@@ -27,11 +27,11 @@ PRELUDE = """\
 def _host(t):
     return None if t is None else np.asarray(t if isinstance(t, np.ndarray) else t.tolist(),
                                              dtype=np.float64)
-def _close(label, got, want, rtol, atol):
+def _close(label, got, want, rtol, atol, scale=0.0):
     got, want = _host(got), np.asarray(want, dtype=np.float64)
     assert got is not None and got.shape == want.shape, (
         f"{label}: got {None if got is None else got.shape}, expected shape {want.shape}")
-    scale = max(1.0, float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0)))
+    scale = max(1.0, float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0)), scale)
     same = (got == want) | (np.isnan(got) & np.isnan(want))
     bad = ~same & ~(np.abs(got - want) <= atol * scale + rtol * np.abs(want))
     where = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.any() else None
@@ -53,6 +53,8 @@ class Repro:
     torch: list[str] = field(default_factory=list)
     generic: list[str] = field(default_factory=list)
     prelude: bool = False
+    scale: float = 0.0
+    """The computation's largest magnitude, passed on to `_close` (see numerics.compare)."""
 
     def line(self, torch_src: str, adapter_src: str | None = None) -> Repro:
         self.torch.append(torch_src)
@@ -65,7 +67,7 @@ class Repro:
         """Assert a value is within `tol` of `want` (None or a wrong shape fails)."""
         self.prelude = True
         want_src = f"np.array({literal(np.asarray(want, dtype=np.float64))})"
-        args = f"{want_src}, {tol.rtol!r}, {tol.atol!r})"
+        args = f"{want_src}, {tol.rtol!r}, {tol.atol!r}, {self.scale!r})"
         return self.line(
             f"_close({label!r}, {torch_got}, {args}", f"_close({label!r}, {adapter_got}, {args}"
         )
@@ -163,11 +165,12 @@ def vjp_repro(
     expected: Mapping[str, np.ndarray | None],
     tolerance: Tolerance,
     label: str,
+    scale: float = 0.0,
 ) -> Repro:
     """Source that recomputes the VJP of the rendered program (w.r.t. the inputs named in
     `expected`) and compares each gradient with its expected literal; None expects nothing (the
     check then only shows that the VJP runs, or raises)."""
-    repro = Repro(adapter)
+    repro = Repro(adapter, scale=scale)
     names = list(expected)
     out_dtypes = ["float64"] * len(cotangents)
     cot = cotangent_literals(cotangents, out_dtypes)

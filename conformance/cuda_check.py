@@ -16,14 +16,20 @@ def cuda_problem() -> str | None:
     try:
         import torch
     except ImportError:
-        return ("PyTorch is not importable; tox -e cuda uses the CUDA build of torch installed "
-                "on the machine (system site packages): install it there first")
+        return (
+            "PyTorch is not importable; tox -e cuda uses the CUDA build of torch installed "
+            "on the machine (system site packages): install it there first"
+        )
     if torch.version.cuda is None:
-        return (f"torch {torch.__version__} is a CPU-only build; install a CUDA build of PyTorch "
-                "on this GPU machine")
+        return (
+            f"torch {torch.__version__} is a CPU-only build; install a CUDA build of PyTorch "
+            "on this GPU machine"
+        )
     if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-        return (f"no CUDA device is visible (torch {torch.__version__}, CUDA {torch.version.cuda}); "
-                "tox -e cuda needs a GPU")
+        return (
+            f"no CUDA device is visible (torch {torch.__version__}, CUDA {torch.version.cuda}); "
+            "tox -e cuda needs a GPU"
+        )
     return None
 
 
@@ -34,8 +40,10 @@ def main() -> int:
         return EXIT_NO_CUDA
     import torch
 
-    print(f"conformance: CUDA device 0: {torch.cuda.get_device_name(0)} "
-          f"(torch {torch.__version__}, CUDA {torch.version.cuda})")
+    print(
+        f"conformance: CUDA device 0: {torch.cuda.get_device_name(0)} "
+        f"(torch {torch.__version__}, CUDA {torch.version.cuda})"
+    )
     return 0
 
 

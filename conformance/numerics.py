@@ -126,15 +126,16 @@ def compare(
     scale: float | None = None,
     record: bool = True,
 ) -> Comparison:
-    """Elementwise |actual - expected| <= atol*scale + rtol*|expected| (see tolerances).
+    """Elementwise |actual - expected| <= atol*scale + rtol*|expected| (see tolerances), with
+    scale = max(1, max |expected|, `scale`): pass as `scale` the largest magnitude the
+    computation went through, since rounding errors scale with it, not with the result.
 
     A missing or wrongly shaped `actual` fails with a shape message; NaN matches NaN and an
     infinity matches the same infinity. With `record`, the errors go into the report.
     """
     expected = np.asarray(expected, dtype=np.float64)
-    if scale is None:
-        finite = np.abs(expected[np.isfinite(expected)])
-        scale = max(1.0, float(np.max(finite, initial=0.0)))
+    finite = np.abs(expected[np.isfinite(expected)])
+    scale = max(1.0, float(np.max(finite, initial=0.0)), scale or 0.0)
     if actual is None or np.shape(actual) != expected.shape:
         got = "None" if actual is None else f"shape {tuple(np.shape(actual))}"
         return Comparison(
@@ -372,6 +373,22 @@ class LinearBCE:
         if self.b is not None:
             grads["b"] = dz2.sum(axis=0)
         return loss, grads
+
+    def magnitude(self, cotangent: np.ndarray | float = 1.0) -> float:
+        """The largest magnitude the computation goes through: inputs, logits, the loss terms
+        (1-y)z and lw*logsigmoid(z) before they cancel, and the gradients. Rounding errors
+        scale with it (see compare)."""
+        z = self.logits()
+        y = self.y.astype(np.float64)
+        w = 1.0 if self.weight is None else np.abs(self.weight.astype(np.float64))
+        pw = 1.0 if self.pos_weight is None else self.pos_weight.astype(np.float64)
+        log_weight = np.abs((pw - 1.0) * y + 1.0)
+        terms = w * (np.abs((1.0 - y) * z) + log_weight * np.abs(_logsigmoid(z)))
+        loss, grads = self.closed_form(cotangent)
+        parts = [self.x, self.W, z, terms, loss, *grads.values()]
+        if self.b is not None:
+            parts.append(self.b)
+        return max(1.0, *(float(np.max(np.abs(p), initial=0.0)) for p in parts))
 
     def _extras(self) -> list[np.ndarray]:
         return [

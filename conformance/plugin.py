@@ -178,7 +178,7 @@ def outcome_record(item: pytest.Item, report: pytest.TestReport) -> dict[str, An
         record["status"] = "not-applicable" if reason.startswith(NOT_APPLICABLE) else "skipped"
         record["message"] = reason
     elif report.failed:
-        exc = item.stash.get(FAILURE, None)
+        exc = _representative(item.stash.get(FAILURE, None))
         record["status"] = (
             "failed" if report.when == "call" and isinstance(exc, AssertionError) else "error"
         )
@@ -188,6 +188,27 @@ def outcome_record(item: pytest.Item, report: pytest.TestReport) -> dict[str, An
             record["check"] = exc.check
             record["details"] = exc.details
     return record
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    nested = getattr(exc, "exceptions", None)  # an ExceptionGroup (hypothesis: several bugs)
+    if not isinstance(nested, tuple):
+        return [exc]
+    return [leaf for inner in nested for leaf in _leaves(inner)]
+
+
+def _representative(exc: BaseException | None) -> BaseException | None:
+    """The exception that speaks for a failure. Where hypothesis found several distinct failing
+    examples it raises a group: a demonstrated nonconformance speaks first, then any assertion;
+    a group of engine crashes only is an error."""
+    if exc is None:
+        return None
+    leaves = _leaves(exc)
+    for kind in (evidence.Nonconformance, AssertionError):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0]
 
 
 def _one_line(exc: BaseException) -> str:

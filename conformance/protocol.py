@@ -48,6 +48,10 @@ class Capabilities:
     """Non-leaf tensors can opt in to receiving .grad."""
     no_grad: bool = True
     """A context in which ops record nothing."""
+    enable_grad: bool = True
+    """A context that turns recording back on inside a no-grad block."""
+    grad_of: bool = True
+    """`autograd.grad` on a recorded graph: gradients returned, `.grad` untouched."""
     requires_grad_toggle: bool = True
     """requires_grad can be switched on and off on leaves after creation."""
     integer_tensors: bool = True

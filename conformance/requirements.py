@@ -136,7 +136,7 @@ register(
         "Inside any nesting of no-grad and enable-grad blocks, the result of an op other than a "
         "view (reshape, expand, transpose) MUST require grad exactly when the innermost block "
         "enables grad (or none is open), the op is differentiable, and some input requires grad.",
-        (*_T, "no_grad"),
+        (*_T, "no_grad", "enable_grad"),
         TAPE,
         "PyTorch 2.13 observed: the output requires grad iff any differentiable input does and "
         "grad mode is on; enable_grad nested inside no_grad gives True; docs: "
@@ -147,7 +147,7 @@ register(
         "Grad mode is restored when a block is left by an exception",
         "When a no-grad or enable-grad block is left by an exception, the grad mode that was "
         "in force outside it MUST be restored.",
-        (*_T, "no_grad"),
+        (*_T, "no_grad", "enable_grad"),
         TAPE,
         "docs: torch.no_grad and torch.enable_grad are context managers that restore the "
         "previous grad mode on exit (torch.autograd.grad_mode, __exit__ runs on exceptions).",
@@ -249,7 +249,7 @@ register(
         "The functional VJP leaves .grad alone",
         "grad_of (torch.autograd.grad) MUST return the gradients backward would accumulate and "
         "leave the .grad of every leaf unchanged.",
-        _T,
+        (*_T, "grad_of"),
         TAPE,
         "PyTorch 2.13 observed: torch.autograd.grad returns the gradients and leaves .grad "
         "None/unchanged; docs: torch.autograd.grad.",

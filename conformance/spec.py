@@ -74,8 +74,10 @@ def _tolerances() -> list[str]:
         "## Tolerances",
         "",
         "A comparison passes where `|actual - expected| <= atol * scale + rtol * |expected|`, "
-        "with `scale = max(1, max |expected|)` (finite differences: the magnitude of the "
-        "differenced function). From `conformance/tolerances.py`:",
+        "with `scale = max(1, max |expected|, M)`, M the largest magnitude the computation "
+        "went through (every value and gradient on the reference engine; for finite "
+        "differences, the magnitude of the differenced function). From "
+        "`conformance/tolerances.py`:",
         "",
         "| dtype | device | check | rtol | atol | reason |",
         "|---|---|---|---|---|---|",

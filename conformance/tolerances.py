@@ -4,10 +4,12 @@ A comparison of `actual` against `expected` passes where, element by element,
 
     |actual - expected| <= atol * scale + rtol * |expected|
 
-with `scale` = max(1, max |expected|) unless a check says otherwise (finite differences scale by
-the magnitude of the function they difference). Scaling atol keeps one entry meaningful for
-gradients of 1e-3 and of 1e4 alike: an element that cancels to near zero is judged against the
-size of the terms it came from, not against zero.
+with `scale` = max(1, max |expected|, M), where M is the largest magnitude the computation went
+through (every forward value and every gradient, intermediate ones included, on the reference
+engine; for finite differences, the magnitude of the differenced function). Rounding errors
+scale with M, not with the result: scaling atol keeps one entry meaningful for gradients of 1e-3
+and of 1e4 alike, and an element that cancels to near zero is judged against the size of the
+terms it came from, not against zero.
 
 Checks:
 - "reference": the backend's values or gradients against the reference engine. For a float32

@@ -198,7 +198,16 @@ def ambiguous_kink(
 ) -> bool:
     """True where a relu/abs operand sits so close to 0 that backend and reference disagree on
     its sign only by rounding: the subgradient each picks is then a coin toss, not a bug. A
-    backend whose forward is wrong beyond the tolerance is not excused (FWD-001 flags it)."""
+    backend whose forward is wrong beyond the tolerance is not excused (FWD-001 flags it).
+    Closeness is judged against the largest forward value, as rounding errors are."""
+    largest = max(
+        [1.0]
+        + [
+            float(np.max(np.abs(v), initial=0.0))
+            for v in reference_env.values()
+            if np.asarray(v).dtype.kind == "f"
+        ]
+    )
     for step in program.steps:
         if step.op not in KINK_OPS:
             continue
@@ -206,8 +215,7 @@ def ambiguous_kink(
         want = np.asarray(reference_env[step.args[0]], dtype=np.float64)
         if got.shape != want.shape:
             continue
-        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-        close = np.abs(got - want) <= tol.atol * scale + tol.rtol * np.abs(want)
+        close = np.abs(got - want) <= tol.atol * largest + tol.rtol * np.abs(want)
         if np.any((np.sign(got) != np.sign(want)) & close):
             return True
     return False
@@ -234,3 +242,35 @@ def assume_no_ambiguous_kink(backend: Any, reference: Any, program: Program) -> 
     backend_env = host_env(backend, program)
     reference_env = host_env(reference, as_float64(program))
     assume(not ambiguous_kink(program, backend_env, reference_env, tol))
+
+
+def reference_scale(
+    reference: Any, program: Program, cotangents: Sequence[np.ndarray] | None = None
+) -> float:
+    """The largest magnitude the computation goes through on the reference engine (float64):
+    every value of the program and, with cotangents, every gradient, intermediate ones included.
+    Rounding errors scale with it: an output that cancels to near zero from terms of 1e3 carries
+    errors of 1e3 eps, which a tolerance scaled by the output alone would call a bug."""
+    wide = as_float64(program)
+    tensors = [
+        reference.tensor(i.value, requires_grad=i.differentiable and cotangents is not None)
+        for i in wide.inputs
+    ]
+    env = wide.evaluate(reference, tensors)
+    largest = max(
+        [1.0] + [float(np.max(np.abs(reference.to_numpy(t)), initial=0.0)) for t in env.values()]
+    )
+    if cotangents is None:
+        return largest
+    roots = [(env[o], c) for o, c in zip(wide.outputs, cotangents, strict=True)]
+    roots = [(t, c) for t, c in roots if reference.requires_grad(t)]
+    values = [t for t in env.values() if reference.requires_grad(t)]
+    if not roots or not values:
+        return largest
+    grads = reference.grad_of(
+        [t for t, _ in roots],
+        values,
+        [np.asarray(c, dtype=np.float64) for _, c in roots],
+        allow_unused=True,
+    )
+    return max([largest] + [float(np.max(np.abs(g), initial=0.0)) for g in grads if g is not None])

@@ -29,6 +29,7 @@ from suites.support import (
     leaves_requiring_grad,
     program_dtype,
     reference_gradients,
+    reference_scale,
     requires_grad_map,
     seed_for,
     shape_of,
@@ -72,7 +73,7 @@ def _expect_grads(
                 )
                 raise repro.fail(f"{name}.grad {what}: got a gradient, expected None", program)
             continue
-        comparison = compare(got, want, tol)
+        comparison = compare(got, want, tol, scale=repro.scale)
         if not comparison.ok:
             repro.close(f"{name}.grad", torch_got, adapter_got, want, tol)
             raise repro.fail(f"{name}.grad {what}: {comparison.describe()}", program)
@@ -266,6 +267,10 @@ def test_gradients_of_different_losses_add(
     g1 = reference_gradients(reference, single_root(program, first), [s1])
     g2 = reference_gradients(reference, single_root(program, second), [s2])
     expected = {n: _add(g1[n], g2[n]) for n, _ in leaves}
+    repro.scale = max(
+        reference_scale(reference, single_root(program, first), [s1]),
+        reference_scale(reference, single_root(program, second), [s2]),
+    )
     repro.prelude = True
     _expect_grads(
         backend,
@@ -393,7 +398,8 @@ def test_retain_grad_fills_non_leaf_grad(backend: Any, reference: Any, data: st.
             )
         return
     tol = tolerance(backend, program_dtype(program), "reference")
-    comparison = compare(got, want, tol)
+    repro.scale = reference_scale(reference, single_root(program, root), [seed])
+    comparison = compare(got, want, tol, scale=repro.scale)
     if not comparison.ok:
         repro.close(f"{kept}.grad", torch_got, adapter_got, want, tol)
         raise repro.fail(
@@ -457,6 +463,7 @@ def test_functional_vjp_leaves_grad_alone(
     assume_no_ambiguous_kink(backend, reference, program)
     expected = reference_gradients(reference, single_root(program, root), [seed])
     tol = tolerance(backend, program_dtype(program), "reference")
+    repro.scale = reference_scale(reference, single_root(program, root), [seed])
     for k, name in enumerate(names):
         want = expected[name]
         if want is None:
@@ -464,7 +471,9 @@ def test_functional_vjp_leaves_grad_alone(
                 np.shape(program.inputs[[i.name for i in program.inputs].index(name)].value)
             )
         got = returned[k]
-        comparison = compare(np.zeros_like(want) if got is None else got, want, tol)
+        comparison = compare(
+            np.zeros_like(want) if got is None else got, want, tol, scale=repro.scale
+        )
         if not comparison.ok:
             got_src = f"(np.zeros({want.shape!r}) if returned[{k}] is None else returned[{k}])"
             repro.close(f"grad_of -> {name}", got_src, got_src, want, tol)

@@ -20,6 +20,7 @@ from suites.support import (
     grad_expr,
     program_dtype,
     reference_gradients,
+    reference_scale,
     seed_for,
     shape_of,
     single_root,
@@ -99,6 +100,7 @@ def test_backward_leaves_reference_gradients(
     assume_no_ambiguous_kink(backend, reference, program)
     expected = reference_gradients(reference, single_root(program, root), [seed])
     tol = tolerance(backend, program_dtype(program), "reference")
+    repro.scale = reference_scale(reference, single_root(program, root), [seed])
     repro.prelude = True
     for inp, tensor in zip(program.inputs, tensors, strict=True):
         got = backend.grad(tensor)
@@ -120,7 +122,7 @@ def test_backward_leaves_reference_gradients(
                     program,
                 )
             continue
-        comparison = compare(got, want, tol)
+        comparison = compare(got, want, tol, scale=repro.scale)
         if not comparison.ok:
             repro.close(f"{inp.name}.grad", torch_got, adapter_got, np.asarray(want), tol)
             raise repro.fail(

@@ -57,18 +57,19 @@ def _check_all(
     want: dict[str, np.ndarray],
     tol: Any,
     against: str,
+    scale: float,
 ) -> None:
-    loss_cmp = compare(got_loss, want_loss, tol)
+    loss_cmp = compare(got_loss, want_loss, tol, scale=scale)
     if not loss_cmp.ok:
-        repro = Repro(backend)
+        repro = Repro(backend, scale=scale)
         repro.close("loss", "outputs[0]", "adapter.to_numpy(outputs[0])", want_loss, tol)
         raise repro.fail(f"loss vs {against}: {loss_cmp.describe()}", program)
     names = _wrt(program)
     for name in names:
-        comparison = compare(got.get(name), want[name], tol)
+        comparison = compare(got.get(name), want[name], tol, scale=scale)
         if not comparison.ok:
             expected = {n: want[n] for n in names}
-            repro = vjp_repro(backend, program, [cotangent], expected, tol, f"vs {against}:")
+            repro = vjp_repro(backend, program, [cotangent], expected, tol, f"vs {against}:", scale)
             raise repro.fail(f"gradient of {name} vs {against}: {comparison.describe()}", program)
 
 
@@ -86,7 +87,10 @@ def test_linear_bce_matches_closed_form(backend: Any, data: st.DataObject) -> No
         (loss,), got = program_vjp(backend, program, [cotangent])
     want_loss, want = case.closed_form(cotangent.astype(np.float64))
     tol = tolerance(backend, case.y.dtype.name, "closed_form")
-    _check_all(backend, program, cotangent, loss, got, want_loss, want, tol, "the closed form")
+    scale = case.magnitude(cotangent.astype(np.float64))
+    _check_all(
+        backend, program, cotangent, loss, got, want_loss, want, tol, "the closed form", scale
+    )
 
 
 @pytest.mark.requirement("BCE-002")
@@ -172,7 +176,10 @@ def test_linear_bce_matches_reference(backend: Any, reference: Any, data: st.Dat
     tol = tolerance(backend, case.y.dtype.name, "reference")
     zeros = {i.name: np.zeros(i.value.shape) for i in program.inputs}
     expected = {n: zeros[n] if g is None else g for n, g in want.items()}
-    _check_all(backend, program, cotangent, loss, got, want_loss, expected, tol, "the reference")
+    scale = case.magnitude(cotangent.astype(np.float64))
+    _check_all(
+        backend, program, cotangent, loss, got, want_loss, expected, tol, "the reference", scale
+    )
 
 
 @pytest.mark.requirement("BCE-004")

@@ -31,6 +31,7 @@ from suites.support import (
     host_env,
     near_kink,
     program_dtype,
+    reference_scale,
     tolerance,
 )
 
@@ -73,6 +74,7 @@ def test_forward_values_match_reference(backend: Any, reference: Any, data: st.D
         got_env = host_env(backend, program)
     want_env = host_env(reference, as_float64(program))
     steps = {s.name: s for s in program.steps}
+    scale = reference_scale(reference, program)
     for name in program.outputs:
         got, want = got_env[name], want_env[name]
         repro = Repro(backend).line("", "outputs = program.output_tensors(adapter, tensors)")
@@ -92,8 +94,9 @@ def test_forward_values_match_reference(backend: Any, reference: Any, data: st.D
                 )
                 raise repro.fail(f"output {name} (bool) differs from the reference", program)
             continue
-        comparison = compare(got, want, tol)
+        comparison = compare(got, want, tol, scale=scale)
         if not comparison.ok:
+            repro.scale = scale
             repro.close(
                 f"output {name}",
                 f"outputs[{index}]",
@@ -124,10 +127,12 @@ def test_random_graph_gradients_match_reference(
     assume(not ambiguous_kink(program, backend_env, reference_env, tol))
     _, want = program_vjp(reference, as_float64(program), cotangents)
     expected = {n: _zeros_if_none(want[n], program, n) for n in names}
+    scale = reference_scale(reference, program, cotangents)
     for name in names:
-        comparison = compare(_zeros_if_none(got.get(name), program, name), expected[name], tol)
+        got_grad = _zeros_if_none(got.get(name), program, name)
+        comparison = compare(got_grad, expected[name], tol, scale=scale)
         if not comparison.ok:
-            repro = vjp_repro(backend, program, cotangents, expected, tol, "gradient of")
+            repro = vjp_repro(backend, program, cotangents, expected, tol, "gradient of", scale)
             raise repro.fail(f"gradient of {name}: {comparison.describe()}", program)
 
 

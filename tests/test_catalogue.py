@@ -20,12 +20,13 @@ ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
 
 
 def suite_tests() -> list[tuple[str, Callable[..., Any], list[str]]]:
-    """(qualified name, function, requirement ids) of every test in the suites package."""
+    """(qualified name, function, requirement ids) of every test in the suites package and its
+    subpackages (opt-in suites such as parity included)."""
     found: list[tuple[str, Callable[..., Any], list[str]]] = []
-    for info in pkgutil.iter_modules(suites.__path__):
-        if not info.name.startswith("test_"):
+    for info in pkgutil.walk_packages(suites.__path__, "suites."):
+        if not info.name.rpartition(".")[2].startswith("test_"):
             continue
-        module = importlib.import_module(f"suites.{info.name}")
+        module = importlib.import_module(info.name)
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if not name.startswith("test_") or fn.__module__ != module.__name__:
                 continue

@@ -36,9 +36,7 @@ TORCH_SAMPLE = tuple(
     in {
         "BroadcastNotSummed",
         "AssignInsteadOfAccumulate",
-        "RetainGraphIgnored",
         "BceLogitZeroSubgradient",
-        "IsLeafFromRequiresGrad",
     }
 )
 """A few bugs on top of PyTorch as well: the suites must not rely on the bug sitting on the

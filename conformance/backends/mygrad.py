@@ -35,6 +35,8 @@ NOTES = {
     "retain_grad": "mygrad has no retain_grad opt-in: backward writes .grad on every "
     "non-constant tensor of the graph, intermediates included",
     "requires_grad_toggle": "mygrad.Tensor.constant is fixed at creation (read-only property)",
+    "enable_grad": "mygrad has no context that re-enables graph tracking inside no_autodiff",
+    "grad_of": "mygrad has no autograd.grad: its only gradient API is backward() into .grad",
 }
 
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
@@ -120,6 +122,8 @@ class MygradAdapter:
         retain_graph=False,
         retain_grad=False,
         requires_grad_toggle=False,
+        enable_grad=False,
+        grad_of=False,
         notes=NOTES,
     )
 

@@ -273,3 +273,22 @@ def _sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     out = grad.sum(axis=tuple(range(lead))) if lead > 0 else grad
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and out.shape[i] != 1)
     return out.sum(axis=axes, keepdims=True) if axes else out
+
+
+class Float64ForwardInFloat32(Bug):
+    """Own design (class 11's family, in the forward): ops on float64 tensors run in float32
+    (the engine's default dtype) and are cast back, so float64 results carry float32 rounding
+    (relative error about 1e-8 instead of 1e-16). Gradients are unaffected."""
+
+    bug_class = "own: float64 forward computed in float32"
+    flagged_by = ("FWD-001",)
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        correct = super().apply(op, args, params)
+        if self.dtype(correct) != "float64":
+            return correct
+        (exact,) = tools.values(self, correct)
+        rounded = tools.constant(self, exact.astype(np.float32), correct)
+        if not tools.records(self, args):
+            return rounded
+        return rounded + tools.zero_carrier(correct)

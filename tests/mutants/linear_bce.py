@@ -51,7 +51,7 @@ class BiasGradFromFirstRow(Bug):
     to a 1-D operand added to a batched one (`x @ W + b`)."""
 
     bug_class = "12"
-    flagged_by = ("BCE-001", "RAND-001")
+    flagged_by = ("BCE-001", "BCE-002", "RAND-001")
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
         correct = super().apply(op, args, params)
@@ -207,3 +207,20 @@ class BcePosWeightIgnoredInBackward(BceBug):
             {**params, "optional": tuple(names[i] for i in keep)},
         )
         return tools.with_surrogate(correct, plain)
+
+
+class BceMeanOverBatchOnly(Bug):
+    """Class 2's family, in the forward: the 'mean' reduction divides the summed loss by the
+    batch size (the first dim) instead of the number of elements, so a 2-D loss with more than
+    one column is too large, and so, consistently, is its gradient."""
+
+    bug_class = "own: BCE mean divides by the batch size"
+    flagged_by = ("FWD-001", "BCE-001")
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        # A forward bug: it applies whether or not the op records a backward node.
+        mean = params.get("reduction", "mean") == "mean"
+        if op != "bce_with_logits" or not mean or len(args[0].shape) < 2:
+            return super().apply(op, args, params)
+        summed = super().apply(op, args, {**params, "reduction": "sum"})
+        return summed / float(args[0].shape[0])

@@ -251,3 +251,28 @@ class NonDifferentiableOpRecorded(Bug):
 
     def is_leaf(self, tensor: Tensor) -> bool:
         return self.grad_fn(tensor) is None
+
+
+class LazyRootGradFn(Bug):
+    """Own design: the engine creates an op's backward node only when the result is consumed by
+    another op (lazy recording), so a root that requires grad has no `grad_fn` (and reports
+    itself a leaf) until then. Backward itself still works."""
+
+    bug_class = "own: roots without grad_fn"
+    flagged_by = ("ROOT-001", "LEAF-002")
+
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(device)
+        self._consumed: dict[int, Tensor] = {}
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        for arg in args:
+            self._consumed[id(arg)] = arg
+        return super().apply(op, args, params)
+
+    def grad_fn(self, tensor: Tensor) -> Any:
+        consumed = self._consumed.get(id(tensor)) is tensor
+        return super().grad_fn(tensor) if consumed else None
+
+    def is_leaf(self, tensor: Tensor) -> bool:
+        return self.grad_fn(tensor) is None
