@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 TAPE = "tape semantics"
 FUNCTIONAL = "functional gradients"
+PARITY = "device parity"
+"""Requirements judged against a counterpart backend (`--parity-with`), e.g. CUDA against CPU;
+they appear in a report only when the run names a counterpart."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Requirement:
     capabilities: tuple[str, ...]
     """Capabilities (see conformance.protocol.Capabilities.has) the engine needs for it to apply."""
     level: str
-    """TAPE or FUNCTIONAL."""
+    """TAPE, FUNCTIONAL or PARITY."""
     source: str
     """The PyTorch behaviour or documentation it encodes."""
 

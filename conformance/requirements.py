@@ -7,7 +7,7 @@ docs/pytorch-autograd-semantics notes) and the PyTorch documentation page it fol
 
 from __future__ import annotations
 
-from conformance.catalogue import FUNCTIONAL, TAPE, Requirement, register
+from conformance.catalogue import FUNCTIONAL, PARITY, TAPE, Requirement, register
 
 _T = ("tape",)
 _BCE_OPS = ("op:matmul", "op:add", "op:bce_with_logits")
@@ -367,5 +367,38 @@ register(
         FUNCTIONAL,
         "sigmoid(0) = 0.5, so dL/dz = 0.5 - y (pytorch#2298, jax#2107); PyTorch 2.13 formula "
         "(pw*y+1-y)*sigmoid(z) - pw*y.",
+    ),
+    Requirement(
+        "PARITY-001",
+        "Values and gradients agree with the counterpart device",
+        "The same program MUST give the same outputs and vector-Jacobian products on the backend "
+        "under test as on its counterpart (e.g. CUDA against CPU), within the parity tolerance "
+        "of the program's dtype.",
+        (),
+        PARITY,
+        "PyTorch docs, Reproducibility and CUDA semantics: results are not bitwise equal across "
+        "devices, but agree to rounding (torch.testing.assert_close defaults per dtype); TF32 "
+        "off by default for matmul in 2.13.",
+    ),
+    Requirement(
+        "PARITY-002",
+        ".grad lives with its leaf",
+        "After backward, a leaf's .grad MUST be on the leaf's device, with the leaf's dtype and "
+        "shape.",
+        ("tape", "device_placement"),
+        PARITY,
+        "PyTorch 2.13 observed (gradient layout contract): .grad dtype always equals the leaf "
+        "dtype and its device is the leaf's; docs: torch.Tensor.grad.",
+    ),
+    Requirement(
+        "PARITY-003",
+        "Repeated backward passes agree on the device",
+        "Two identical vector-Jacobian products of the same program on the same device MUST "
+        "agree within the device's nondeterminism tolerance (exactly, on a CPU).",
+        (),
+        PARITY,
+        "docs: torch.use_deterministic_algorithms lists the CUDA backward kernels that use "
+        "atomics (index_add, index_put with accumulate, ...) and may differ run to run at ulp "
+        "level; CPU kernels are deterministic.",
     ),
 )

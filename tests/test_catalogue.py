@@ -81,7 +81,7 @@ def test_every_suite_test_names_one_known_requirement_and_states_it() -> None:
 
 def test_every_requirement_is_checked_by_a_suite_test() -> None:
     used = {rid for _, _, ids in suite_tests() for rid in ids}
-    assert used == set(BY_ID), f"requirements without a test: {sorted(set(BY_ID) - used)}"
+    assert not set(BY_ID) - used, f"requirements without a test: {sorted(set(BY_ID) - used)}"
 
 
 def test_catalogue_is_populated_on_import() -> None:

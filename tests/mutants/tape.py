@@ -31,9 +31,8 @@ class IsLeafFromRequiresGrad(Bug):
 
 
 class NoGradIgnored(Bug):
-    """Class 10 (a `grad_fn` attached under `no_grad`): the engine's no-grad context does not
-    switch recording off, so results computed in it require grad, have a `grad_fn` and are not
-    leaves."""
+    """Own design (class 10's family): the engine's no-grad context does not switch recording
+    off at all, so results computed in it require grad, have a `grad_fn` and are not leaves."""
 
     bug_class = "own: no-grad block records (class 10's family)"
     flagged_by = ("NOGRAD-001", "RG-005")
