@@ -222,11 +222,6 @@ def program_input(program: Program, name: str) -> np.ndarray:
 def step_lines(program: Program, adapter: Any) -> list[str]:
     """PyTorch dialect: the program's step lines (and its `outputs = [...]` line) as rendered,
     for a check that re-runs them in another context (a no-grad block, say)."""
-    from conformance.render import render_program
+    from conformance.render import torch_step_lines
 
-    dialect = adapter.name if is_torch_dialect(adapter) else "torch"
-    rendered = render_program(program, dialect, getattr(adapter, "device", "cpu")).splitlines()
-    body = rendered[1 + len(program.inputs) :]
-    if len(body) != len(program.steps) + 1 or not body[-1].startswith("outputs = "):
-        raise RuntimeError("render_program's layout changed: one line per input, step, outputs")
-    return body
+    return torch_step_lines(program)

@@ -276,24 +276,11 @@ def directional_derivative(
 def program_vjp(
     adapter: Any, program: Program, cotangents: Sequence[np.ndarray]
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray | None]]:
-    """Outputs, and gradients by input name for the program's differentiable inputs.
-
-    Inputs that do not require grad (targets, BCE weights) enter `fn` as constants, so an engine
-    that refuses gradients for them (PyTorch does, for BCE's weight) is not asked for one.
-    """
-    wrt = [n for n, i in enumerate(program.inputs) if i.differentiable]
-    constants = {n: i.value for n, i in enumerate(program.inputs) if n not in wrt}
-
-    def fn(tensors: Sequence[Any]) -> list[Any]:
-        given = dict(zip(wrt, tensors, strict=True))
-        full = [
-            given[n] if n in given else adapter.tensor(constants[n])
-            for n in range(len(program.inputs))
-        ]
-        return program.output_tensors(adapter, full)
-
-    outputs, grads = adapter.vjp(fn, [program.inputs[n].value for n in wrt], cotangents)
-    return list(outputs), {program.inputs[n].name: g for n, g in zip(wrt, grads, strict=True)}
+    """Outputs, and gradients by input name for the program's differentiable inputs."""
+    outputs, grads = program.vjp(adapter, cotangents)
+    return outputs, {
+        i.name: g for i, g in zip(program.inputs, grads, strict=True) if i.differentiable
+    }
 
 
 def cotangents_for(program: Program, adapter: Any, rng: np.random.Generator) -> list[np.ndarray]:

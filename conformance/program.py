@@ -87,10 +87,25 @@ class Program:
     def vjp(
         self, adapter: Any, cotangents: Sequence[np.ndarray]
     ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        """Outputs and the gradient of sum(output * cotangent) w.r.t. every input."""
-        return adapter.vjp(
-            lambda ts: self.output_tensors(adapter, ts), [i.value for i in self.inputs], cotangents
-        )
+        """Outputs, and the gradient of sum(output * cotangent) w.r.t. each input that requires
+        grad (None for the others).
+
+        Inputs that do not require grad (targets, BCE weights) enter as constants, as a user who
+        never asked for their gradient passes them: PyTorch refuses a gradient for BCE's weight.
+        """
+        wrt = [n for n, i in enumerate(self.inputs) if i.differentiable]
+
+        def fn(tensors: Sequence[Any]) -> list[Any]:
+            given = dict(zip(wrt, tensors, strict=True))
+            full = [
+                given[n] if n in given else adapter.tensor(i.value)
+                for n, i in enumerate(self.inputs)
+            ]
+            return self.output_tensors(adapter, full)
+
+        outputs, grads = adapter.vjp(fn, [self.inputs[n].value for n in wrt], cotangents)
+        by_input = dict(zip(wrt, grads, strict=True))
+        return list(outputs), [by_input.get(n) for n in range(len(self.inputs))]
 
     def forward(self, adapter: Any, values: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """Output values as NumPy arrays, computed without gradients."""

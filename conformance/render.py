@@ -68,6 +68,12 @@ def _torch_expr(op: str, a: list[str], p: dict[str, Any]) -> str:
     return f"torch.{op}({a[0]})"
 
 
+def torch_step_lines(program: Program) -> list[str]:
+    """PyTorch dialect: one line per step, then `outputs = [...]`."""
+    steps = [f"{s.name} = {_torch_expr(s.op, list(s.args), dict(s.params))}" for s in program.steps]
+    return [*steps, f"outputs = [{', '.join(program.outputs)}]"]
+
+
 def render_program(program: Program, backend: str, device: str = "cpu") -> str:
     """Source that builds the program's tensors and outputs as local variables.
 
@@ -85,10 +91,7 @@ def render_program(program: Program, backend: str, device: str = "cpu") -> str:
                 f"{i.name} = torch.{maker}({data}, dtype=torch.{i.value.dtype.name}"
                 f"{device_arg}{grad})"
             )
-        for s in program.steps:
-            lines.append(f"{s.name} = {_torch_expr(s.op, list(s.args), dict(s.params))}")
-        lines.append(f"outputs = [{', '.join(program.outputs)}]")
-        return "\n".join(lines)
+        return "\n".join(lines + torch_step_lines(program))
     label = backend if device is None else f"{backend}:{device}"
     return "\n".join(
         [

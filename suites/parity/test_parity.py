@@ -28,7 +28,8 @@ from suites.support import (
 def _shared_program(data: st.DataObject, backend: Any, counterpart: Any) -> Any:
     dtypes = float_dtypes(backend) & float_dtypes(counterpart)
     ops = backend.capabilities.ops & counterpart.capabilities.ops
-    return data.draw(for_backend(backend, programs, dtypes=dtypes, ops=ops), label="program")
+    strategy = for_backend(backend, programs, dtypes=dtypes, ops=ops, requires_grad=True)
+    return data.draw(strategy, label="program")
 
 
 def _cotangents(data: st.DataObject, backend: Any, program: Any) -> list[np.ndarray]:
