@@ -7,9 +7,10 @@ the backend lacks into "not applicable" (a skip whose reason starts with NOT_APP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
+import pluggy
 import pytest
 
 from conformance import evidence
@@ -220,9 +221,11 @@ FAILURE = pytest.StashKey[BaseException]()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+    report = outcome.get_result()
     if call.excinfo is not None and report.failed:
         item.stash[FAILURE] = call.excinfo.value
     done = report.when == "call" or (report.when == "setup" and not report.passed)

@@ -49,4 +49,4 @@ def load(profile: str | None, seed: int | None) -> None:
     active["profile"] = name
     active["seed"] = DEFAULT_SEED if seed is None else seed
     # Every test draws from this seed, so `ci` is deterministic and `--seed N` reproduces a run.
-    hypothesis.core.global_force_seed = active["seed"]  # type: ignore[attr-defined]
+    hypothesis.core.global_force_seed = active["seed"]  # type: ignore[assignment]
