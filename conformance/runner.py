@@ -101,10 +101,12 @@ def run(options: RunOptions) -> tuple[int, list[BackendRun]]:
     usage = next((p.usage for p in probes if p.usage), None)
     if usage:
         raise UsageError(usage)
+    counterpart_info = None
     if counterpart:
         parity = probes.pop()
         if parity.crash is not None:
             raise UsageError(f"--parity-with {parity.spec}: {parity.crash['message']}")
+        counterpart_info = parity.info
     options.out_dir.mkdir(parents=True, exist_ok=True)
     done: list[BackendRun] = []
     seen: set[str] = set()
@@ -114,7 +116,7 @@ def run(options: RunOptions) -> tuple[int, list[BackendRun]]:
             if label in seen:
                 continue
             seen.add(label)
-            done.append(_run_backend(probe, options, meta, manifest))
+            done.append(_run_backend(probe, options, meta, manifest, counterpart_info))
             if (done[-1].report["crash"] or {}).get("kind") == "interrupted":
                 break
     if done:
@@ -171,6 +173,7 @@ def _run_backend(
     options: RunOptions,
     meta: Mapping[str, Any],
     manifest: Manifest | None,
+    counterpart: dict[str, Any] | None = None,
 ) -> BackendRun:
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -197,6 +200,7 @@ def _run_backend(
         workers=options.workers,
         crash=crash,
         in_flight=state.in_flight(),
+        counterpart=counterpart,
     )
     report = build_report(
         run_info, list(state.records.values()), state.collected, state.meta or meta, manifest

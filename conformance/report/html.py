@@ -226,6 +226,11 @@ def _fact(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def _counterpart(counterpart: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("label", "version", "device")
+    return {**{k: counterpart.get(k) for k in keep}, **(counterpart.get("environment") or {})}
+
+
 def _environment(report: Mapping[str, Any]) -> str:
     backend = dict(report["backend"])
     engine_facts = backend.pop("environment", {}) or {}
@@ -234,6 +239,11 @@ def _environment(report: Mapping[str, Any]) -> str:
         ("Backend", facts(backend)),
         ("Engine and device", facts(engine_facts) if engine_facts else "<p>—</p>"),
         ("Host", facts(report["environment"])),
+        *(
+            [("Parity counterpart", facts(_counterpart(report["counterpart"])))]
+            if report.get("counterpart")
+            else []
+        ),
         (
             "Suite",
             facts(

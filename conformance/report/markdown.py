@@ -25,6 +25,11 @@ def render_markdown(report: Mapping[str, Any], json_name: str | None = None) -> 
         "",
         text.backend_line(report),
         "",
+        *(
+            [f"Parity counterpart: `{report['counterpart']['label']}`", ""]
+            if report.get("counterpart")
+            else []
+        ),
         f"Requirements: {text.counts_line(summary['requirements']) or 'none'} · "
         f"pass rate {text.pass_rate(summary)}",
         "",

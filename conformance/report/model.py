@@ -49,6 +49,8 @@ class RunInfo:
     """kind, phase, message, and where known test, signal, returncode, log_tail."""
     in_flight: dict[str, int] = field(default_factory=dict)
     """Tests running when the worker died, with the examples they had run."""
+    counterpart: dict[str, Any] | None = None
+    """The parity suite's counterpart backend (--parity-with), described like `backend`."""
 
 
 PARITY = "device parity"  # conformance.catalogue.PARITY, without importing the catalogue here
@@ -99,6 +101,7 @@ def build_report(
         "schema_version": SCHEMA_VERSION,
         "suite": run.suite,
         "backend": run.backend,
+        "counterpart": run.counterpart,
         "environment": run.environment,
         "profile": run.profile,
         "seed": run.seed,
