@@ -162,6 +162,10 @@ def worker_env(cwd: Path) -> dict[str, str]:
     # Adapters given as module:Class resolve as they would in the caller's directory.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    # Conformance programs hold at most a few dozen elements: intra-op threads never pay for
+    # themselves there and stall on a loaded machine. A user's own setting wins; the torch
+    # adapter records the thread count in the report.
+    env.setdefault("OMP_NUM_THREADS", "1")
     env.pop("PYTEST_ADDOPTS", None)
     return env
 
