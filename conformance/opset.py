@@ -7,7 +7,9 @@ subset is not run on it, and the requirements that need the op are "not applicab
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,23 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 ALL_OPS: frozenset[str] = frozenset(OPS)
 ELEMENTWISE_UNARY: tuple[str, ...] = ("neg", "exp", "log", "sigmoid", "tanh", "relu", "abs")
 ELEMENTWISE_BINARY: tuple[str, ...] = ("add", "sub", "mul", "div")
+
+
+# -- reading an application's parameters, the same way in every adapter --------------------------
+def reduction_dims(params: Mapping[str, Any]) -> int | tuple[int, ...] | None:
+    """`sum`/`mean`'s `dim`: None (all), an int, or a tuple (JSON gives lists)."""
+    dim = params.get("dim")
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def optional_operands(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional operands present (`bias`; `weight`, `pos_weight`), by name."""
+    return dict(zip(params.get("optional", ()), args[2:], strict=True))
+
+
+def expanded_shape(shape: Sequence[int], target: Sequence[int]) -> tuple[int, ...]:
+    """PyTorch's `expand` sizes, where -1 keeps a dimension, as explicit sizes."""
+    lead = len(target) - len(shape)
+    return tuple(
+        shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(target)
+    )

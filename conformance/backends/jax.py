@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.opset import expanded_shape, optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
 
 _FUNCTIONAL = "JAX is functional: arrays carry no requires_grad, grad_fn or .grad; gradients "
@@ -30,26 +31,9 @@ NOTES = {
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
-def _expanded_shape(shape: Sequence[int], target: Sequence[int]) -> tuple[int, ...]:
-    """PyTorch's `expand` sizes, where -1 keeps a dimension, as explicit sizes."""
-    lead = len(target) - len(shape)
-    return tuple(
-        shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(target)
-    )
-
-
-def _axes(params: Mapping[str, Any]) -> Any:
-    dim = params.get("dim")
-    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
-
-
-def _optional(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(zip(params.get("optional", ()), args[2:], strict=True))
-
-
 def _linear(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     out = jax.numpy.matmul(a[0], a[1].T)
-    bias = _optional(a, p).get("bias")
+    bias = optional_operands(a, p).get("bias")
     return out if bias is None else out + bias
 
 
@@ -57,7 +41,7 @@ def _bce_with_logits(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     # optax.sigmoid_binary_cross_entropy's formulation, -[y log s(z) + (1-y) log s(-z)], with
     # PyTorch's weight and pos_weight where they appear in its documented formula.
     z, y = a[0], a[1]
-    extra = _optional(a, p)
+    extra = optional_operands(a, p)
     log_sigmoid = jax.nn.log_sigmoid
     positive = y * log_sigmoid(z)
     if "pos_weight" in extra:
@@ -77,7 +61,9 @@ def _bce_with_logits(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
 
 def _reduce(name: str) -> OpFn:
     def run(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
-        return getattr(jax.numpy, name)(a[0], axis=_axes(p), keepdims=bool(p.get("keepdim")))
+        return getattr(jax.numpy, name)(
+            a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))
+        )
 
     return run
 
@@ -101,7 +87,7 @@ OPS: dict[str, OpFn] = {
     "transpose": lambda jax, a, p: jax.numpy.swapaxes(a[0], p["dim0"], p["dim1"]),
     "reshape": lambda jax, a, p: jax.numpy.reshape(a[0], tuple(p["shape"])),
     "expand": lambda jax, a, p: jax.numpy.broadcast_to(
-        a[0], _expanded_shape(a[0].shape, p["shape"])
+        a[0], expanded_shape(a[0].shape, p["shape"])
     ),
     "index": lambda jax, a, p: a[0][jax.numpy.asarray(list(p["indices"]), dtype="int32")],
     "gt": lambda jax, a, p: jax.numpy.greater(a[0], a[1]),

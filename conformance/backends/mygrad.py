@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.opset import expanded_shape, optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
 
 NOTES = {
@@ -42,26 +43,9 @@ NOTES = {
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
-def _expanded_shape(shape: Sequence[int], target: Sequence[int]) -> tuple[int, ...]:
-    """PyTorch's `expand` sizes, where -1 keeps a dimension, as explicit sizes."""
-    lead = len(target) - len(shape)
-    return tuple(
-        shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(target)
-    )
-
-
-def _axes(params: Mapping[str, Any]) -> Any:
-    dim = params.get("dim")
-    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
-
-
-def _optional(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(zip(params.get("optional", ()), args[2:], strict=True))
-
-
 def _linear(mg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     out = mg.matmul(a[0], a[1].T)
-    bias = _optional(a, p).get("bias")
+    bias = optional_operands(a, p).get("bias")
     return out if bias is None else mg.add(out, bias)
 
 
@@ -70,7 +54,7 @@ def _bce_with_logits(mg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     # -log s(z) = logaddexp(0, -z). Constants carry z's dtype: mygrad promotes Python scalars to
     # float64 arrays, and the composition must not change the dtype the program asked for.
     z, y = a[0], a[1]
-    extra = _optional(a, p)
+    extra = optional_operands(a, p)
     zero, one = np.zeros((), z.dtype), np.ones((), z.dtype)
     positive = mg.multiply(y, mg.logaddexp(zero, mg.negative(z)))
     if "pos_weight" in extra:
@@ -101,12 +85,12 @@ OPS: dict[str, OpFn] = {
     "tanh": lambda mg, a, p: mg.tanh(a[0]),
     "relu": lambda mg, a, p: mg.nnet.relu(a[0]),
     "abs": lambda mg, a, p: mg.abs(a[0]),
-    "sum": lambda mg, a, p: mg.sum(a[0], axis=_axes(p), keepdims=bool(p.get("keepdim"))),
-    "mean": lambda mg, a, p: mg.mean(a[0], axis=_axes(p), keepdims=bool(p.get("keepdim"))),
+    "sum": lambda mg, a, p: mg.sum(a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))),
+    "mean": lambda mg, a, p: mg.mean(a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))),
     "matmul": lambda mg, a, p: mg.matmul(a[0], a[1]),
     "transpose": lambda mg, a, p: mg.swapaxes(a[0], p["dim0"], p["dim1"]),
     "reshape": lambda mg, a, p: mg.reshape(a[0], tuple(p["shape"])),
-    "expand": lambda mg, a, p: mg.broadcast_to(a[0], _expanded_shape(a[0].shape, p["shape"])),
+    "expand": lambda mg, a, p: mg.broadcast_to(a[0], expanded_shape(a[0].shape, p["shape"])),
     "index": lambda mg, a, p: a[0][np.asarray(list(p["indices"]), dtype=np.int64)],
     "gt": lambda mg, a, p: mg.greater(a[0], a[1]),
     "linear": _linear,

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
 
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
@@ -52,23 +53,14 @@ def import_paddle() -> Any:
     return paddle
 
 
-def _axes(params: Mapping[str, Any]) -> Any:
-    dim = params.get("dim")
-    return list(dim) if isinstance(dim, (list, tuple)) else dim
-
-
-def _optional(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(zip(params.get("optional", ()), args[2:], strict=True))
-
-
 def _linear(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     weight = pd.t(a[1]) if a[1].ndim == 2 else a[1]
-    return pd.nn.functional.linear(a[0], weight, _optional(a, p).get("bias"))
+    return pd.nn.functional.linear(a[0], weight, optional_operands(a, p).get("bias"))
 
 
 def _reduce(name: str) -> OpFn:
     def run(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
-        return getattr(pd, name)(a[0], axis=_axes(p), keepdim=bool(p.get("keepdim")))
+        return getattr(pd, name)(a[0], axis=reduction_dims(p), keepdim=bool(p.get("keepdim")))
 
     return run
 
@@ -98,7 +90,7 @@ OPS: dict[str, OpFn] = {
     "gt": lambda pd, a, p: pd.greater_than(a[0], a[1]),
     "linear": _linear,
     "bce_with_logits": lambda pd, a, p: pd.nn.functional.binary_cross_entropy_with_logits(
-        a[0], a[1], reduction=p.get("reduction", "mean"), **_optional(a, p)
+        a[0], a[1], reduction=p.get("reduction", "mean"), **optional_operands(a, p)
     ),
 }
 

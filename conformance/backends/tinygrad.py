@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
 
 VERSION = "0.14.0"
@@ -43,24 +44,15 @@ NOTES = {
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
-def _axes(params: Mapping[str, Any]) -> Any:
-    dim = params.get("dim")
-    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
-
-
-def _optional(args: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(zip(params.get("optional", ()), args[2:], strict=True))
-
-
 def _linear(tg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     # tinygrad's Tensor.linear takes an (in, out) weight; tinygrad.nn.Linear stores (out, in), as
     # the op set does, and calls x.linear(weight.transpose(), bias). So does the adapter.
     weight = a[1].transpose() if a[1].ndim == 2 else a[1]
-    return a[0].linear(weight, _optional(a, p).get("bias"))
+    return a[0].linear(weight, optional_operands(a, p).get("bias"))
 
 
 def _bce_with_logits(tg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
-    extra = _optional(a, p)
+    extra = optional_operands(a, p)
     reduction = p.get("reduction", "mean")
     if "weight" not in extra:
         return a[0].binary_crossentropy_logits(a[1], reduction, pos_weight=extra.get("pos_weight"))
@@ -92,8 +84,8 @@ OPS: dict[str, OpFn] = {
     "tanh": lambda tg, a, p: a[0].tanh(),
     "relu": lambda tg, a, p: a[0].relu(),
     "abs": lambda tg, a, p: a[0].abs(),
-    "sum": lambda tg, a, p: a[0].sum(axis=_axes(p), keepdim=bool(p.get("keepdim"))),
-    "mean": lambda tg, a, p: a[0].mean(axis=_axes(p), keepdim=bool(p.get("keepdim"))),
+    "sum": lambda tg, a, p: a[0].sum(axis=reduction_dims(p), keepdim=bool(p.get("keepdim"))),
+    "mean": lambda tg, a, p: a[0].mean(axis=reduction_dims(p), keepdim=bool(p.get("keepdim"))),
     "matmul": lambda tg, a, p: a[0].matmul(a[1]),
     "transpose": lambda tg, a, p: a[0].transpose(p["dim0"], p["dim1"]),
     "reshape": lambda tg, a, p: a[0].reshape(tuple(p["shape"])),

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, Node, Tensor
 
 
@@ -22,16 +23,12 @@ def _apply_table(m: Any) -> dict[str, Callable[[Sequence[Any], Mapping[str, Any]
 
     def reduce(fn: Callable[..., Any]) -> Callable[[Sequence[Any], Mapping[str, Any]], Any]:
         def run(a: Sequence[Any], p: Mapping[str, Any]) -> Any:
-            dim = p.get("dim")
-            if dim is None:
+            dims = reduction_dims(p)
+            if dims is None:
                 return fn(a[0])
-            dims = tuple(dim) if isinstance(dim, (list, tuple)) else dim
             return fn(a[0], dim=dims, keepdim=bool(p.get("keepdim", False)))
 
         return run
-
-    def optional_operands(a: Sequence[Any], p: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(zip(p.get("optional", ()), a[2:], strict=True))
 
     return {
         "add": lambda a, p: m.add(a[0], a[1]),
