@@ -30,6 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--conformance-seed", type=int, default=None, help="hypothesis seed")
     group.addoption(
+        "--requirement-fail-fast",
+        action="store_true",
+        help="once a test of a requirement fails, skip that requirement's remaining tests",
+    )
+    group.addoption(
         "--parity-with",
         default=None,
         help="also run the parity suite against this counterpart backend (e.g. torch:cpu)",
@@ -112,9 +117,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+FAILED_REQUIREMENTS = pytest.StashKey[set[str]]()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """After fixtures are set up: skip as not applicable when the backend lacks a capability."""
+    if item.config.getoption("--requirement-fail-fast"):
+        failed = item.session.stash.get(FAILED_REQUIREMENTS, set())
+        already = sorted(failed & set(_requirement_ids(item)))
+        if already:
+            pytest.skip(f"{', '.join(already)} already failed (--requirement-fail-fast)")
     funcargs = getattr(item, "funcargs", {})
     if "backend" not in funcargs:
         return
@@ -228,6 +241,8 @@ def pytest_runtest_makereport(
     report = outcome.get_result()
     if call.excinfo is not None and report.failed:
         item.stash[FAILURE] = call.excinfo.value
+        failed = item.session.stash.setdefault(FAILED_REQUIREMENTS, set())
+        failed.update(_requirement_ids(item))
     done = report.when == "call" or (report.when == "setup" and not report.passed)
     if not done:
         return

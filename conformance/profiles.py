@@ -50,3 +50,19 @@ def load(profile: str | None, seed: int | None) -> None:
     active["seed"] = DEFAULT_SEED if seed is None else seed
     # Every test draws from this seed, so `ci` is deterministic and `--seed N` reproduces a run.
     hypothesis.core.global_force_seed = active["seed"]  # type: ignore[assignment]
+    _bound_shrinking(SHRINK_SECONDS[name])
+
+
+SHRINK_SECONDS = {"ci": 30, "dev": 10, "thorough": 300}
+"""Wall-clock cap on shrinking one failure. Hypothesis stops after 300 s by default; a broken
+engine fails many tests, and `ci` must stay bounded. A cap changes how small the reported
+counterexample is, never whether a failure is reported."""
+
+
+def _bound_shrinking(seconds: int) -> None:
+    # Hypothesis has no public setting for this; its engine reads the module global each time
+    # it starts shrinking. Where a future version lacks it, the default cap stays.
+    from hypothesis.internal.conjecture import engine
+
+    if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKING_SECONDS = seconds

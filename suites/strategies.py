@@ -26,6 +26,7 @@ from functools import cache, partial
 from typing import Any, Literal
 
 import numpy as np
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -74,6 +75,10 @@ OP_ORDER = (
     "gt",
 )
 assert set(OP_ORDER) == set(ALL_OPS), "OP_ORDER must list the whole op set"
+
+FOCUS_ATTEMPTS = 8
+"""Tries at applying a focus op to the drawn inputs (new inputs are drawn as needed) before the
+example is rejected."""
 
 
 # -- small strategies ---------------------------------------------------------------------------
@@ -512,20 +517,26 @@ def programs(
     max_rank: int = 3,
     max_inputs: int = 5,
     zeros: bool = True,
+    focus: str | None = None,
 ) -> Program:
     """Random DAG programs over `ops` (default: the whole op set) in one dtype from `dtypes`.
 
     `requires_grad`: None draws each input's flag; True/False sets every input's flag (BCE's
     weight and pos_weight never require grad: PyTorch refuses it). `zeros`: exact zeros and other
-    special values appear among input values.
+    special values appear among input values. `focus`: the first step applies this op to an
+    input that requires grad (unless `requires_grad` is False), so that a suite can guarantee
+    every op is exercised under a small example budget instead of leaving it to the draw.
     """
     allowed = [op for op in OP_ORDER if ops is None or op in set(ops)]
     if not allowed:
         raise ValueError("programs(): no ops to draw from")
     dtype = draw(st.sampled_from(sorted(dtypes, reverse=True)))
     builder = _Builder(draw, dtype, requires_grad, zeros, max_rank, max_inputs)
-    builder.new_input(draw(shapes(max_rank=max_rank)))
+    first_grad = None if focus is None or requires_grad is False else True
+    builder.new_input(draw(shapes(max_rank=max_rank)), grad=first_grad)
     wanted = draw(st.integers(min_steps, max_steps))
+    if focus is not None and not any(_step(builder, focus) for _ in range(FOCUS_ATTEMPTS)):
+        reject()  # this draw of shapes and values admits no application of `focus`
     attempts = 0
     while len(builder.steps) < wanted and attempts < 4 * max_steps:
         attempts += 1

@@ -4,20 +4,22 @@ the flag checks with their reproducers. Everything goes through the adapter prot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
 import numpy as np
-from hypothesis import assume
+import pytest
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 from conformance.checks import Repro, evaluate_line, flags_line
 from conformance.numerics import as_float64, evaluate_numpy, program_vjp
 from conformance.opset import OPS
+from conformance.plugin import NOT_APPLICABLE
 from conformance.program import Apply, Program
 from conformance.tolerances import Tolerance, lookup
-from suites.strategies import FLOAT_DTYPES, arrays, for_backend, programs
+from suites.strategies import FLOAT_DTYPES, OP_ORDER, arrays, for_backend, programs
 
 KINK_OPS = ("relu", "abs")
 VIEW_OPS = ("reshape", "expand", "transpose")
@@ -33,6 +35,30 @@ def draw_program(data: st.DataObject, adapter: Any, **kwargs: Any) -> Program:
     """A random program the adapter can run, in any float dtype it declares."""
     kwargs.setdefault("dtypes", float_dtypes(adapter))
     return data.draw(for_backend(adapter, programs, **kwargs), label="program")
+
+
+def per_op(ops: Sequence[str] = OP_ORDER) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a program-drawing test once per op, each with a share of the profile's budget.
+
+    Left to the draw, 25 examples of a few steps each miss some ops entirely (index, transpose,
+    div...), so a bug confined to one op's backward would pass `ci` by luck. With a `focus`, the
+    first step of every program applies that op, and each op gets a quarter of the budget.
+    """
+    budget = max(MIN_PER_OP, settings.default.max_examples // 4)
+
+    def decorate(test: Callable[..., Any]) -> Callable[..., Any]:
+        return pytest.mark.parametrize("focus", ops)(settings(max_examples=budget)(test))
+
+    return decorate
+
+
+MIN_PER_OP = 4
+
+
+def require_op(adapter: Any, op: str) -> None:
+    """A focus op the engine does not declare makes that case not applicable (not a skip)."""
+    if op not in adapter.capabilities.ops:
+        pytest.skip(f"{NOT_APPLICABLE} the engine does not declare op {op!r}")
 
 
 def requires_grad_map(program: Program) -> dict[str, bool]:

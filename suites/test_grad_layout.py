@@ -18,9 +18,11 @@ from suites.support import (
     draw_program,
     draw_root,
     grad_expr,
+    per_op,
     program_dtype,
     reference_gradients,
     reference_scale,
+    require_op,
     seed_for,
     shape_of,
     single_root,
@@ -28,8 +30,8 @@ from suites.support import (
 )
 
 
-def _backward(backend: Any, data: st.DataObject) -> tuple[Any, ...]:
-    program = draw_program(data, backend)
+def _backward(backend: Any, data: st.DataObject, focus: str | None = None) -> tuple[Any, ...]:
+    program = draw_program(data, backend, focus=focus)
     root = draw_root(data, program)
     seed = seed_for(program, draw_cotangent(data, shape_of(program, root)))
     tensors = program.make_inputs(backend)
@@ -87,16 +89,18 @@ def test_grad_has_the_leaf_shape(backend: Any, data: st.DataObject) -> None:
             )
 
 
+@per_op()
 @pytest.mark.requirement("TAPE-001")
 @given(data=st.data())
 def test_backward_leaves_reference_gradients(
-    backend: Any, reference: Any, data: st.DataObject
+    backend: Any, reference: Any, focus: str, data: st.DataObject
 ) -> None:
     """backward() from a root with a seed gradient MUST leave in the .grad of each leaf that
     requires grad the reference engine's gradient (None where the root does not depend on it),
     and None in each leaf that does not require grad.
     """
-    program, root, seed, tensors, repro = _backward(backend, data)
+    require_op(backend, focus)
+    program, root, seed, tensors, repro = _backward(backend, data, focus)
     assume_no_ambiguous_kink(backend, reference, program)
     expected = reference_gradients(reference, single_root(program, root), [seed])
     tol = tolerance(backend, program_dtype(program), "reference")

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.checks import Repro, evaluate_line, flags_line, step_lines
-from suites.support import NON_VIEW_OPS, draw_program, expect_flags, requires_grad_map
+from suites.support import (
+    NON_VIEW_OPS,
+    draw_program,
+    expect_flags,
+    per_op,
+    require_op,
+    requires_grad_map,
+)
 
 
 @pytest.mark.requirement("LEAF-001")
@@ -33,16 +40,18 @@ def test_user_created_tensors_are_leaves(backend: Any, data: st.DataObject) -> N
         )
 
 
+@per_op()
 @pytest.mark.requirement("LEAF-002")
 @given(data=st.data())
 def test_op_results_are_non_leaves_exactly_when_they_require_grad(
-    backend: Any, data: st.DataObject
+    backend: Any, focus: str, data: st.DataObject
 ) -> None:
     """With grad mode on, the result of an op MUST be a non-leaf that requires grad when the op is
     differentiable and at least one of its inputs requires grad, and otherwise a leaf that does
     not require grad.
     """
-    program = draw_program(data, backend)
+    require_op(backend, focus)
+    program = draw_program(data, backend, focus=focus)
     env = program.evaluate(backend, program.make_inputs(backend))
     flags = requires_grad_map(program)
     for step in program.steps:
@@ -58,13 +67,15 @@ def test_op_results_are_non_leaves_exactly_when_they_require_grad(
         )
 
 
+@per_op()
 @pytest.mark.requirement("ROOT-001")
 @given(data=st.data())
 def test_roots_have_grad_fn_exactly_when_they_require_grad(
-    backend: Any, data: st.DataObject
+    backend: Any, focus: str, data: st.DataObject
 ) -> None:
     """Every output of a computation MUST have a grad_fn exactly when it requires grad."""
-    program = draw_program(data, backend)
+    require_op(backend, focus)
+    program = draw_program(data, backend, focus=focus)
     env = program.evaluate(backend, program.make_inputs(backend))
     flags = requires_grad_map(program)
     for step in program.steps:

@@ -30,8 +30,10 @@ from suites.support import (
     draw_program,
     host_env,
     near_kink,
+    per_op,
     program_dtype,
     reference_scale,
+    require_op,
     tolerance,
 )
 
@@ -61,13 +63,17 @@ def _zeros_if_none(grad: np.ndarray | None, program: Program, name: str) -> np.n
     return np.zeros(next(i.value.shape for i in program.inputs if i.name == name))
 
 
+@per_op()
 @pytest.mark.requirement("FWD-001")
 @given(data=st.data())
-def test_forward_values_match_reference(backend: Any, reference: Any, data: st.DataObject) -> None:
+def test_forward_values_match_reference(
+    backend: Any, reference: Any, focus: str, data: st.DataObject
+) -> None:
     """The outputs of random programs over the op set MUST equal the reference engine's within the
     dtype's reference tolerance.
     """
-    program = draw_program(data, backend)
+    require_op(backend, focus)
+    program = draw_program(data, backend, focus=focus)
     tol = tolerance(backend, program_dtype(program), "reference")
     repro = Repro(backend).line("", "outputs = program.output_tensors(adapter, tensors)")
     with engine_must_not_raise("the forward of the program", repro, program):
@@ -107,16 +113,18 @@ def test_forward_values_match_reference(backend: Any, reference: Any, data: st.D
             raise repro.fail(f"output {name}: {comparison.describe()}", program)
 
 
+@per_op()
 @pytest.mark.requirement("RAND-001")
 @given(data=st.data())
 def test_random_graph_gradients_match_reference(
-    backend: Any, reference: Any, data: st.DataObject
+    backend: Any, reference: Any, focus: str, data: st.DataObject
 ) -> None:
     """The vector-Jacobian product of random programs over the op set, with broadcasting and one
     value reused by several ops, MUST equal the reference engine's within the dtype's reference
     tolerance.
     """
-    program = draw_program(data, backend, requires_grad=True)
+    require_op(backend, focus)
+    program = draw_program(data, backend, requires_grad=True, focus=focus)
     names = _differentiable(program)
     tol = tolerance(backend, program_dtype(program), "reference")
     cotangents = _cotangents(data, program)
@@ -136,13 +144,19 @@ def test_random_graph_gradients_match_reference(
             raise repro.fail(f"gradient of {name}: {comparison.describe()}", program)
 
 
+@per_op()
 @pytest.mark.requirement("RAND-002")
 @given(data=st.data())
-def test_random_graph_gradients_match_finite_differences(backend: Any, data: st.DataObject) -> None:
+def test_random_graph_gradients_match_finite_differences(
+    backend: Any, focus: str, data: st.DataObject
+) -> None:
     """The vector-Jacobian product of random float64 programs MUST match central finite differences
     of the backend's own forward pass, away from kinks.
     """
-    program = draw_program(data, backend, requires_grad=True, dtypes={"float64"}, zeros=False)
+    require_op(backend, focus)
+    program = draw_program(
+        data, backend, requires_grad=True, dtypes={"float64"}, zeros=False, focus=focus
+    )
     names = _differentiable(program)
     cotangents = _cotangents(data, program)
     with vjp_must_not_raise(backend, program, cotangents):

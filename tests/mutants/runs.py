@@ -90,6 +90,8 @@ def run_case(case: Case, workdir: Path, profile: str = "ci") -> Run:
         case.backend,
         "--conformance-results",
         str(results),
+        # One failing test settles a requirement's verdict; the rest would only shrink again.
+        "--requirement-fail-fast",
     ]
     for rid in case.requirements:
         command += ["--requirement", rid]
