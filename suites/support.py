@@ -42,9 +42,10 @@ def per_op(ops: Sequence[str] = OP_ORDER) -> Callable[[Callable[..., Any]], Call
 
     Left to the draw, 25 examples of a few steps each miss some ops entirely (index, transpose,
     div...), so a bug confined to one op's backward would pass `ci` by luck. With a `focus`, the
-    first step of every program applies that op, and each op gets a quarter of the budget.
+    first step of every program applies that op, and each op gets an eighth of the budget (at
+    least MIN_PER_OP): 6 per op under `ci`, 50 under `thorough`.
     """
-    budget = max(MIN_PER_OP, settings.default.max_examples // 4)
+    budget = max(MIN_PER_OP, settings.default.max_examples // 8)
 
     def decorate(test: Callable[..., Any]) -> Callable[..., Any]:
         return pytest.mark.parametrize("focus", ops)(settings(max_examples=budget)(test))
@@ -52,7 +53,7 @@ def per_op(ops: Sequence[str] = OP_ORDER) -> Callable[[Callable[..., Any]], Call
     return decorate
 
 
-MIN_PER_OP = 4
+MIN_PER_OP = 6
 
 
 def require_op(adapter: Any, op: str) -> None:
