@@ -372,8 +372,8 @@ register(
         "PARITY-001",
         "Values and gradients agree with the counterpart device",
         "The same program MUST give the same outputs and vector-Jacobian products on the backend "
-        "under test as on its counterpart (e.g. CUDA against CPU), within the parity tolerance "
-        "of the program's dtype.",
+        "under test as on its counterpart (a CUDA device against the CPU, say), within the "
+        "parity tolerance of the program's dtype.",
         (),
         PARITY,
         "PyTorch docs, Reproducibility and CUDA semantics: results are not bitwise equal across "

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance.catalogue import FUNCTIONAL, REQUIREMENTS, TAPE, Requirement
+from conformance.catalogue import FUNCTIONAL, PARITY, REQUIREMENTS, TAPE, Requirement
 from conformance.tolerances import TABLE
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "SPEC.md"
@@ -30,6 +30,7 @@ AREAS = {
     "FWD": "Random programs",
     "RAND": "Random programs",
     "BCE": "Linear + BCE-with-logits",
+    "PARITY": "Two devices, one program",
 }
 
 _INTRO = f"""\
@@ -44,11 +45,13 @@ docstring) over many generated computations. A requirement applies to a backend 
 backend declares every capability it lists (see `conformance.protocol.Capabilities`); otherwise it
 is reported *not applicable*, never *passed*.
 
-Two levels:
+Three levels:
 
 - **{TAPE}**: PyTorch's tape semantics (leaves, `requires_grad`, `grad_fn`, `.grad`
   accumulation, `retain_graph`, no-grad blocks).
 - **{FUNCTIONAL}**: gradients as vector-Jacobian products; every engine has these.
+- **{PARITY}**: the backend under test against a counterpart (`--parity-with`, e.g.
+  `torch:cuda` against `torch:cpu`); listed in a report only when a counterpart is named.
 """
 
 
@@ -91,7 +94,7 @@ def _tolerances() -> list[str]:
 
 def render(requirements: tuple[Requirement, ...] = REQUIREMENTS) -> str:
     lines = [_INTRO]
-    for level in (TAPE, FUNCTIONAL):
+    for level in (TAPE, FUNCTIONAL, PARITY):
         chosen = [r for r in requirements if r.level == level]
         if not chosen:
             continue

@@ -10,6 +10,7 @@ adapters defined in this module (importable as tests.test_reproducers:Class).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 import subprocess
@@ -118,6 +119,8 @@ def _run(source: str) -> subprocess.CompletedProcess[str]:
 
 
 def _find(test: Callable[..., None], **fixtures: Any) -> Nonconformance:
+    if "focus" in inspect.signature(test).parameters:
+        fixtures.setdefault("focus", "add")  # per-op tests: "add" is the op the patch breaks
     with pytest.raises(Nonconformance) as caught:
         test(**fixtures)
     failure = caught.value

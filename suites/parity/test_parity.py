@@ -48,8 +48,8 @@ def test_values_and_gradients_agree_with_counterpart(
     backend: Any, counterpart: Any, reference: Any, data: st.DataObject
 ) -> None:
     """The same program MUST give the same outputs and vector-Jacobian products on the backend
-    under test as on its counterpart (e.g. CUDA against CPU), within the parity tolerance of the
-    program's dtype."""
+    under test as on its counterpart (a CUDA device against the CPU, say), within the parity
+    tolerance of the program's dtype."""
     program = _shared_program(data, backend, counterpart)
     cotangents = _cotangents(data, backend, program)
     dtype = program_dtype(program)
@@ -74,7 +74,7 @@ def test_values_and_gradients_agree_with_counterpart(
 @pytest.mark.requirement("PARITY-002")
 @given(data=st.data())
 def test_grad_lives_with_its_leaf(backend: Any, counterpart: Any, data: st.DataObject) -> None:
-    """After backward, a leaf's `.grad` MUST be on the leaf's device, with the leaf's dtype and
+    """After backward, a leaf's .grad MUST be on the leaf's device, with the leaf's dtype and
     shape."""
     program = _shared_program(data, backend, counterpart)
     tensors = program.make_inputs(backend)
