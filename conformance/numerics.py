@@ -154,7 +154,10 @@ def compare(
     with np.errstate(all="ignore"):
         diff = np.where(same, 0.0, np.abs(actual - expected))
         diff = np.where(np.isnan(diff), np.inf, diff)
-        rel = np.where(same, 0.0, diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny))
+        # Relative to the expected value, but never to less than the absolute floor: an element
+        # expected to cancel to ~0 would otherwise report a relative error of 1e300.
+        floor = max(tolerance.atol * scale, np.finfo(np.float64).tiny)
+        rel = np.where(same, 0.0, diff / np.maximum(np.abs(expected), floor))
         budget = tolerance.atol * scale + tolerance.rtol * np.abs(expected)
         excess = np.where(same, -np.inf, diff - budget)
     ok = bool(np.all(excess <= 0))

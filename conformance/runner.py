@@ -158,11 +158,11 @@ def matrix_reports(
         except UsageError as exc:
             if "no schema_version" not in str(exc):  # other JSON files are none of our business
                 notes.write(f"matrix: leaving out {path}: {exc}\n")
-    order = sorted(loaded.items(), key=lambda item: _matrix_order(item[1]["backend"]["label"]))
+    order = sorted(loaded.items(), key=lambda item: matrix_order(item[1]["backend"]["label"]))
     return [(path, report) for path, report in order]
 
 
-def _matrix_order(label: str) -> tuple[int, str]:
+def matrix_order(label: str) -> tuple[int, str]:
     # The executable specification, then PyTorch whose behaviour it encodes, then the others.
     first = {"reference": 0, "torch": 1}
     return (first.get(label.partition(":")[0], 2), label)
