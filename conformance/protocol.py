@@ -63,6 +63,16 @@ class Capabilities:
     notes: Mapping[str, str] = field(default_factory=dict)
     """Why a capability is absent, keyed by capability name; shown in reports."""
 
+    @classmethod
+    def functional_only(cls, **kwargs: Any) -> Capabilities:
+        """An engine with gradients but no tape (JAX, tinygrad): every tape concept absent."""
+        absent = dict.fromkeys(
+            ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
+             "requires_grad_toggle", "device_placement"),
+            False,
+        )  # fmt: skip
+        return cls(**{**absent, **kwargs})
+
     def has(self, capability: str) -> bool:
         if capability.startswith("dtype:"):
             return capability.removeprefix("dtype:") in self.dtypes

@@ -99,15 +99,7 @@ OPS: dict[str, OpFn] = {
 class JaxAdapter:
     name: ClassVar[str] = "jax"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
-    capabilities: Capabilities = Capabilities(
-        tape=False,
-        graph=False,
-        retain_graph=False,
-        retain_grad=False,
-        no_grad=False,
-        requires_grad_toggle=False,
-        notes=NOTES,
-    )
+    capabilities: Capabilities = Capabilities.functional_only(notes=NOTES)
 
     def __init__(self, device: str = "cpu") -> None:
         try:

@@ -118,15 +118,7 @@ def _point_cache_at(helpers: Any, path: str) -> None:
 class TinygradAdapter:
     name: ClassVar[str] = "tinygrad"
     devices: ClassVar[tuple[str, ...]] = tuple(DEVICES)
-    capabilities: Capabilities = Capabilities(
-        tape=False,
-        graph=False,
-        retain_graph=False,
-        retain_grad=False,
-        no_grad=False,
-        requires_grad_toggle=False,
-        notes=NOTES,
-    )
+    capabilities: Capabilities = Capabilities.functional_only(notes=NOTES)
 
     def __init__(self, device: str = "cpu") -> None:
         cache = _own_cache_path()

@@ -36,13 +36,7 @@ LAYOUT = ("sum", "mean", "transpose", "reshape", "expand", "index")
 class MicrogradAdapter:
     name: ClassVar[str] = "micrograd"
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        tape=False,
-        graph=False,
-        retain_graph=False,
-        retain_grad=False,
-        no_grad=False,
-        requires_grad_toggle=False,
+    capabilities: ClassVar[Capabilities] = Capabilities.functional_only(
         integer_tensors=False,
         dtypes=frozenset({"float64"}),
         ops=frozenset({*ELEMENTWISE, *BINARY, *LAYOUT}),
