@@ -217,11 +217,3 @@ _ANY = Tolerance(0.0, 0.0, "unused: the check only runs the VJP")
 
 def program_input(program: Program, name: str) -> np.ndarray:
     return next(i.value for i in program.inputs if i.name == name)
-
-
-def step_lines(program: Program, adapter: Any) -> list[str]:
-    """PyTorch dialect: the program's step lines (and its `outputs = [...]` line) as rendered,
-    for a check that re-runs them in another context (a no-grad block, say)."""
-    from conformance.render import torch_step_lines
-
-    return torch_step_lines(program)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, engine_must_not_raise, evaluate_line, step_lines
+from conformance.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.numerics import as_float64, compare
 from conformance.program import Apply, Input, Program
-from conformance.render import literal
+from conformance.render import literal, torch_step_lines
 from suites.strategies import shapes, values
 from suites.support import (
     assume_no_ambiguous_kink,
@@ -258,7 +258,7 @@ def test_gradients_of_different_losses_add(
     leaves = leaves_requiring_grad(program, tensors)
     repro = Repro(backend).line("", evaluate_line())
     backward_line(repro, first, s1)
-    repro.line("\n".join(step_lines(program, backend)), evaluate_line())
+    repro.line("\n".join(torch_step_lines(program)), evaluate_line())
     backward_line(repro, second, s2)
     with engine_must_not_raise(f"backward of {first}, then of a new {second}", repro, program):
         backend.backward(program.evaluate(backend, tensors)[first], s1)
@@ -303,7 +303,7 @@ def _restart_test(backend: Any, data: st.DataObject, how: str) -> None:
         elif single[name] is not None:
             backend.zero_grad(tensor)
             repro.line(f"{name}.grad.zero_()", f"adapter.zero_grad(env[{name!r}])")
-    repro.line("\n".join(step_lines(program, backend)), evaluate_line())
+    repro.line("\n".join(torch_step_lines(program)), evaluate_line())
     backward_line(repro, root, seed)
     with engine_must_not_raise(f"backward of a new {root} after clearing .grad", repro, program):
         backend.backward(program.evaluate(backend, tensors)[root], seed)
@@ -422,7 +422,7 @@ def test_functional_vjp_leaves_grad_alone(
         backward_line(repro, root, seed)
         with engine_must_not_raise(f"backward of {root}", repro, program):
             backend.backward(env[root], seed)
-        repro.line("\n".join(step_lines(program, backend)), evaluate_line())
+        repro.line("\n".join(torch_step_lines(program)), evaluate_line())
         env = program.evaluate(backend, tensors)
     before = grads(backend, leaves)
     names = [n for n, _ in leaves]

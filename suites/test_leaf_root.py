@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, evaluate_line, flags_line, step_lines
+from conformance.checks import Repro, evaluate_line, flags_line
+from conformance.render import torch_step_lines
 from suites.support import (
     NON_VIEW_OPS,
     draw_program,
@@ -171,4 +172,4 @@ def test_no_grad_results_are_leaves(backend: Any, data: st.DataObject) -> None:
 
 def _steps_source(program: Any, adapter: Any) -> str:
     """The rendered steps of a program (PyTorch dialect), indented into a block."""
-    return "\n".join("    " + line for line in step_lines(program, adapter))
+    return "\n".join("    " + line for line in torch_step_lines(program))

@@ -13,7 +13,7 @@ from conformance.checks import Repro, engine_must_not_raise, evaluate_line, flag
 from conformance.numerics import compare
 from conformance.opset import OPS
 from conformance.program import Apply, Input, Program
-from conformance.render import literal
+from conformance.render import literal, torch_step_lines
 from suites.strategies import integer_arrays, values
 from suites.support import (
     NON_VIEW_OPS,
@@ -205,9 +205,7 @@ def test_requires_grad_propagates_under_grad_mode_blocks(backend: Any, data: st.
 
 
 def _torch_step(program: Program, step: Apply, adapter: Any) -> str:
-    from conformance.checks import step_lines
-
-    return step_lines(program, adapter)[list(program.steps).index(step)]
+    return torch_step_lines(program)[list(program.steps).index(step)]
 
 
 class _LeaveBlock(Exception):
