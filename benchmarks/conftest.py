@@ -16,7 +16,7 @@ if ROOT not in sys.path:  # `pytest benchmarks` from a checkout imports the pack
 
 from benchmarks import threads  # noqa: E402
 from benchmarks.workloads import draw_program  # noqa: E402
-from conformance.program import Program  # noqa: E402
+from conformance.spec.program import Program  # noqa: E402
 
 THREAD_SETTINGS = (None, 1)
 """None: each library's default thread count; 1: both pinned to one thread."""

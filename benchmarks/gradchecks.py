@@ -1,5 +1,5 @@
 """Numerical gradient checks of the linear + BCE example, as the suites run them (through an
-adapter, with conformance.numerics) and as PyTorch runs them (torch.autograd.gradcheck)."""
+adapter, with conformance.judge.numerics) and as PyTorch runs them (torch.autograd.gradcheck)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.numerics import (
+from conformance.judge.numerics import (
     DIRECTION_SEED,
     Comparison,
     Directional,
@@ -21,8 +21,8 @@ from conformance.numerics import (
     scalarised,
     unit_direction,
 )
-from conformance.program import Program
-from conformance.tolerances import lookup
+from conformance.spec.program import Program
+from conformance.spec.tolerances import lookup
 
 
 @dataclass(frozen=True)

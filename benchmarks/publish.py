@@ -292,8 +292,9 @@ def numerics_section(rows: Sequence[Row]) -> tuple[list[str], list[Target]]:
     if large:
         lines += [
             f"Linear + BCE example, {large[0].get('case')} ({large[0].get('parameters'):,}"
-            " parameters, float64). The directional check is the suites' (`conformance.numerics`:"
-            " the engine's gradients from one backward, then v^T J u from two forwards, judged with"
+            " parameters, float64). The directional check is the suites'"
+            " (`conformance.judge.numerics`: the engine's gradients from one backward, then v^T J u"
+            " from two forwards, judged with"
             " the `directional` tolerance); `torch.autograd.gradcheck(fast_mode=True)` runs on the"
             f" same function. Threads: {large[0].get('threads', 'default')}; timer:"
             f" {large[0].get('timer', 'wall')} time.",

@@ -27,7 +27,7 @@ from benchmarks.workloads import (
     layer_tensors,
     program_facts,
 )
-from conformance.program import Program
+from conformance.spec.program import Program
 
 ENGINES = ("reference", "torch")
 PROGRAM_TARGET = 1.0

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.program import Program
+from conformance.spec.program import Program
 
 ENGINE_MODULES = {"reference": "reference_engine", "torch": "torch"}
 """Engine name in the benchmark ids -> the module that provides PyTorch's API."""

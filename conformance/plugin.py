@@ -13,8 +13,8 @@ from typing import Any
 import pluggy
 import pytest
 
-from conformance import evidence
-from conformance.catalogue import BY_ID
+from conformance.judge import evidence
+from conformance.spec.catalogue import BY_ID
 
 NOT_APPLICABLE = "not applicable:"
 
@@ -71,18 +71,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): conformance requirement IDs checked")
-    from conformance import profiles
+    from conformance.spec import profiles
 
     profiles.register()
     profiles.load(config.getoption("--conformance-profile"), config.getoption("--conformance-seed"))
-    from conformance import session
+    from conformance.run import session
 
     config.pluginmanager.register(session.Recorder(config), "conformance-recorder")
 
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> Any:
-    from conformance.registry import BackendError, load_backend
+    from conformance.backends.registry import BackendError, load_backend
 
     spec = request.config.getoption("--backend") or "reference"
     try:
@@ -93,7 +93,7 @@ def backend(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def reference() -> Any:
-    from conformance.registry import load_backend
+    from conformance.backends.registry import load_backend
 
     return load_backend("reference")
 
@@ -161,7 +161,7 @@ def _count_examples(item: pytest.Item) -> None:
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         evidence.example()
-        from conformance import session
+        from conformance.run import session
 
         session.heartbeat_example()
         return inner(*args, **kwargs)
@@ -249,6 +249,6 @@ def pytest_runtest_makereport(
     import json
 
     # Attached to the report as plain JSON data, so that it travels with the report from an
-    # xdist worker to the controller; conformance.session writes it (once, in the controller).
+    # xdist worker to the controller; conformance.run.session writes it (once, in the controller).
     record = json.loads(json.dumps(outcome_record(item, report), default=str))
     report.conformance_record = record  # type: ignore[attr-defined]

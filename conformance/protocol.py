@@ -8,7 +8,7 @@ accumulation, the adapter declares `tape=False` and the accumulation requirement
 Two levels, declared in `Capabilities`:
 
 - functional gradients (every adapter): make tensors from NumPy arrays, apply ops of the op set
-  (`conformance.opset`), read values back, and compute vector-Jacobian products (`vjp`);
+  (`conformance.spec.ops`), read values back, and compute vector-Jacobian products (`vjp`);
 - tape semantics (`tape=True`): leaves, `requires_grad`, `grad_fn`, `backward`, `.grad`
   accumulation, `retain_graph`, no-grad blocks, and (`graph=True`) a walk of the backward graph.
 
@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from conformance.opset import ALL_OPS
+from conformance.spec.ops import ALL_OPS
 
 Tensor = Any
 """An engine's own tensor type; the harness treats it as opaque."""
@@ -108,7 +108,7 @@ class Adapter(Protocol):
         """The tensor's values, on the host, without recording anything."""
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
-        """Apply op-set operation `op` (see conformance.opset) to operands `args`."""
+        """Apply op-set operation `op` (see conformance.spec.ops) to operands `args`."""
 
     def vjp(
         self,

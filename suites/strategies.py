@@ -30,9 +30,9 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance.numerics import LinearBCE, numpy_apply
-from conformance.opset import ALL_OPS
-from conformance.program import Apply, Input, Program
+from conformance.judge.numerics import LinearBCE, numpy_apply
+from conformance.spec.ops import ALL_OPS
+from conformance.spec.program import Apply, Input, Program
 
 FLOAT_DTYPES = ("float32", "float64")
 VALUE_LIMIT = 1e4

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import assume, settings
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, evaluate_line, flags_line
-from conformance.numerics import as_float64, evaluate_numpy, program_vjp
-from conformance.opset import OPS
+from conformance.judge.checks import Repro, evaluate_line, flags_line
+from conformance.judge.numerics import as_float64, evaluate_numpy, program_vjp
 from conformance.plugin import NOT_APPLICABLE
-from conformance.program import Apply, Program
-from conformance.tolerances import Tolerance, lookup
+from conformance.spec.ops import OPS
+from conformance.spec.program import Apply, Program
+from conformance.spec.tolerances import Tolerance, lookup
 from suites.strategies import FLOAT_DTYPES, OP_ORDER, arrays, for_backend, programs
 
 KINK_OPS = ("relu", "abs")
@@ -196,7 +196,7 @@ def seed_for(program: Program, seed: np.ndarray) -> np.ndarray:
 
 
 def backward_line(repro: Repro, root: str, seed: np.ndarray, retain: bool = False) -> None:
-    from conformance.render import literal
+    from conformance.spec.render import literal
 
     retain_src = ", retain_graph=True" if retain else ""
     repro.line(

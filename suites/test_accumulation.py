@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, engine_must_not_raise, evaluate_line
-from conformance.numerics import as_float64, compare
-from conformance.program import Apply, Input, Program
-from conformance.render import literal, torch_step_lines
+from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
+from conformance.judge.numerics import as_float64, compare
+from conformance.spec.program import Apply, Input, Program
+from conformance.spec.render import literal, torch_step_lines
 from suites.strategies import shapes, values
 from suites.support import (
     assume_no_ambiguous_kink,

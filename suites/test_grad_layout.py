@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, engine_must_not_raise, evaluate_line
-from conformance.numerics import compare
+from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
+from conformance.judge.numerics import compare
 from suites.support import (
     assume_no_ambiguous_kink,
     backward_line,

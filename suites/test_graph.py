@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, evaluate_line
+from conformance.judge.checks import Repro, evaluate_line
 from suites.support import draw_program, float_roots, leaf_ancestors
 
 WALK_TORCH = """\

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, evaluate_line, flags_line
-from conformance.render import torch_step_lines
+from conformance.judge.checks import Repro, evaluate_line, flags_line
+from conformance.spec.render import torch_step_lines
 from suites.support import (
     NON_VIEW_OPS,
     draw_program,

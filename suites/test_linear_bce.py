@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, vjp_must_not_raise, vjp_repro
-from conformance.numerics import (
+from conformance.judge.checks import Repro, vjp_must_not_raise, vjp_repro
+from conformance.judge.numerics import (
     DIRECTION_SEED,
     LinearBCE,
     as_float64,
@@ -24,7 +24,7 @@ from conformance.numerics import (
     sigmoid,
     unit_direction,
 )
-from conformance.program import Apply, Input, Program
+from conformance.spec.program import Apply, Input, Program
 from suites.strategies import linear_bce_cases, values
 from suites.support import draw_cotangent, float_dtypes, tolerance
 

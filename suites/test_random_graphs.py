@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, engine_must_not_raise, vjp_must_not_raise, vjp_repro
-from conformance.numerics import (
+from conformance.judge.checks import Repro, engine_must_not_raise, vjp_must_not_raise, vjp_repro
+from conformance.judge.numerics import (
     DIRECTION_SEED,
     as_float64,
     central_differences,
@@ -23,7 +23,7 @@ from conformance.numerics import (
     scalarised,
     unit_direction,
 )
-from conformance.program import Program
+from conformance.spec.program import Program
 from suites.support import (
     ambiguous_kink,
     draw_cotangent,

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import Repro, engine_must_not_raise, evaluate_line, flags_line
-from conformance.numerics import compare
-from conformance.opset import OPS
-from conformance.program import Apply, Input, Program
-from conformance.render import literal, torch_step_lines
+from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line, flags_line
+from conformance.judge.numerics import compare
+from conformance.spec.ops import OPS
+from conformance.spec.program import Apply, Input, Program
+from conformance.spec.render import literal, torch_step_lines
 from suites.strategies import integer_arrays, values
 from suites.support import (
     NON_VIEW_OPS,

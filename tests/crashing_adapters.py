@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from conformance.backends.reference import ReferenceAdapter
-from conformance.catalogue import FUNCTIONAL, Requirement
+from conformance.spec.catalogue import FUNCTIONAL, Requirement
 
 
 class AbortingAdapter(ReferenceAdapter):
@@ -120,7 +120,7 @@ FAKE_REQUIREMENTS = (
 
 def use_fake_catalogue(monkeypatch: Any) -> None:
     """Make this process's catalogue the fake one, as tests/fake_suite.py does in the worker."""
-    from conformance import catalogue
+    from conformance.spec import catalogue
 
     monkeypatch.setattr(catalogue, "REQUIREMENTS", FAKE_REQUIREMENTS)
     monkeypatch.setattr(catalogue, "BY_ID", {r.id: r for r in FAKE_REQUIREMENTS})

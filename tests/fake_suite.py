@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance import catalogue, evidence
-from conformance.program import Apply, Input, Program
+from conformance.judge import evidence
+from conformance.spec import catalogue
+from conformance.spec.program import Apply, Input, Program
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
 catalogue.BY_ID.clear()
@@ -24,7 +25,7 @@ values = hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-4, 4, wid
 
 CHECK = """\
 import numpy as np
-from conformance.registry import load_backend
+from conformance.backends.registry import load_backend
 reference = load_backend("reference")
 cotangents = [np.ones_like(v) for v in program.forward(reference)]
 _, got = program.vjp(adapter, cotangents)

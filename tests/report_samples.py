@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from conformance.manifest import Manifest
-from conformance.program import Apply, Input, Program
+from conformance.judge.manifest import Manifest
 from conformance.report import RunInfo, build_report
+from conformance.spec.program import Apply, Input, Program
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
 META = {

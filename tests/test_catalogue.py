@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import suites
-from conformance import spec
-from conformance.catalogue import BY_ID, FUNCTIONAL, PARITY, REQUIREMENTS, TAPE
 from conformance.protocol import Capabilities
+from conformance.spec import specmd as spec
+from conformance.spec.catalogue import BY_ID, FUNCTIONAL, PARITY, REQUIREMENTS, TAPE
 
 ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
 

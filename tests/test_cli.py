@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from conformance.catalogue import REQUIREMENTS
-from conformance.cli import main
 from conformance.report import load_report, write_reports
+from conformance.run.cli import main
+from conformance.spec.catalogue import REQUIREMENTS
 from tests.crashing_adapters import use_fake_catalogue
 from tests.report_samples import sample_report
 

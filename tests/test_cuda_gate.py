@@ -18,14 +18,14 @@ def test_cuda_env_starts_with_the_gate_and_runs_parity() -> None:
     tox = configparser.ConfigParser(interpolation=None)
     tox.read(REPO / "tox.ini")
     commands = [c.strip() for c in tox["testenv:cuda"]["commands"].strip().splitlines()]
-    assert commands[0] == "python -m conformance.cuda_check"
+    assert commands[0] == "python -m conformance.backends.cuda_check"
     assert any("--backend torch:cuda" in c and "--parity-with torch:cpu" in c for c in commands)
     assert tox["testenv:cuda"]["system_site_packages"].strip() == "true"
 
 
 def test_gate_answers_for_this_machine() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.cuda_check"],
+        [sys.executable, "-m", "conformance.backends.cuda_check"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,7 +1,7 @@
 """The directional ("fast mode") gradient check flags a gradient that is wrong in one element.
 
-The check (conformance.numerics, as the suites run it) compares v^T J u from two forwards of the
-engine against <gradient, u> for one random direction u. Here the forward is the reference
+The check (conformance.judge.numerics, as the suites run it) compares v^T J u from two forwards
+of the engine against <gradient, u> for one random direction u. Here the forward is the reference
 engine's and the gradients are the float64 closed form of the linear + BCE example, so the only
 error is the one each test puts in.
 
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conformance.backends.reference import ReferenceAdapter
-from conformance.numerics import (
+from conformance.judge.numerics import (
     DIRECTION_SEED,
     LinearBCE,
     compare,
@@ -28,7 +28,7 @@ from conformance.numerics import (
     scalarised,
     unit_direction,
 )
-from conformance.tolerances import lookup
+from conformance.spec.tolerances import lookup
 
 SIZES = {
     "seed 5->3": (None, 5, 3),

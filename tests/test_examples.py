@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.program import Apply, Input, Program
+from conformance.backends.registry import ENTRY_POINT_GROUP, BackendError, load_backend
 from conformance.protocol import Adapter, TapeAdapter, missing_members
-from conformance.registry import ENTRY_POINT_GROUP, BackendError, load_backend
-from conformance.tolerances import lookup
+from conformance.spec.program import Apply, Input, Program
+from conformance.spec.tolerances import lookup
 from suites.strategies import for_backend, programs
 
 try:
@@ -74,7 +74,7 @@ def test_loads_by_entry_point_when_installed(tmp_path: Path) -> None:
         """
         import json, sys
         import numpy as np
-        from conformance.registry import BackendError, known_backends, load_backend
+        from conformance.backends.registry import BackendError, known_backends, load_backend
         adapter = load_backend("micrograd")
         on_cpu = load_backend("micrograd:cpu")
         try:

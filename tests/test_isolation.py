@@ -35,10 +35,11 @@ def imported_after(setup: str) -> dict[str, list[str]]:
 def test_importing_the_harness_imports_no_engine() -> None:
     modules = imported_after(
         """
-        import conformance, conformance.registry, conformance.plugin, conformance.program
-        import conformance.protocol, conformance.opset, conformance.render, conformance.evidence
-        import conformance.numerics, conformance.tolerances, conformance.checks, conformance.cli
-        import conformance.runner, conformance.report, conformance.requirements
+        import conformance, conformance.backends.registry, conformance.plugin
+        import conformance.protocol, conformance.spec.ops, conformance.spec.render
+        import conformance.spec.program, conformance.spec.tolerances, conformance.spec.requirements
+        import conformance.judge.evidence, conformance.judge.numerics, conformance.judge.checks
+        import conformance.run.cli, conformance.run.runner, conformance.report
         """
     )
     assert "conformance" in modules["new"]
@@ -49,8 +50,8 @@ def test_loading_and_running_the_reference_backend_imports_no_engine() -> None:
     modules = imported_after(
         """
         import numpy as np
-        from conformance.program import Apply, Input, Program
-        from conformance.registry import known_backends, load_backend
+        from conformance.spec.program import Apply, Input, Program
+        from conformance.backends.registry import known_backends, load_backend
         known_backends()
         adapter = load_backend("reference")
         program = Program(

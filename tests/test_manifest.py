@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
 from conformance.errors import UsageError
-from conformance.manifest import EXPECTED, OPT_OUT, load_manifest, parse_manifest
+from conformance.judge.manifest import EXPECTED, OPT_OUT, load_manifest, parse_manifest
+from conformance.run.cli import main
 from tests.crashing_adapters import FAKE_REQUIREMENTS, use_fake_catalogue
 from tests.report_samples import record, sample_records, sample_report
 

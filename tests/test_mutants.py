@@ -23,8 +23,8 @@ import pytest
 
 from conformance.backends.reference import ReferenceAdapter
 from conformance.backends.torch import TorchAdapter
-from conformance.catalogue import BY_ID, PARITY, REQUIREMENTS
 from conformance.protocol import missing_members
+from conformance.spec.catalogue import BY_ID, PARITY, REQUIREMENTS
 from tests.mutants.base import Bug
 from tests.mutants.catalogue import CATALOGUE, TORCH_CATALOGUE
 from tests.mutants.runs import Case, Run, Runner, mutant_case

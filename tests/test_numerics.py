@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from conformance import evidence
-from conformance.numerics import (
+from conformance.judge import evidence
+from conformance.judge.numerics import (
     DIRECTION_SEED,
     LinearBCE,
     central_differences,
@@ -19,7 +19,7 @@ from conformance.numerics import (
     numpy_apply,
     unit_direction,
 )
-from conformance.tolerances import CHECKS, TABLE, Tolerance, device_kind, lookup
+from conformance.spec.tolerances import CHECKS, TABLE, Tolerance, device_kind, lookup
 
 RNG = np.random.default_rng(7)
 

@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance.numerics import compare
-from conformance.program import Apply, Input, Program
-from conformance.registry import load_backend
-from conformance.render import render_program
-from conformance.tolerances import Tolerance, lookup
+from conformance.backends.registry import load_backend
+from conformance.judge.numerics import compare
+from conformance.spec.program import Apply, Input, Program
+from conformance.spec.render import render_program
+from conformance.spec.tolerances import Tolerance, lookup
 from suites.strategies import linear_bce_programs, programs
 
 pytest.importorskip("torch")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import registry
-from conformance.protocol import FUNCTIONAL_METHODS, GRAPH_METHODS, TAPE_METHODS
-from conformance.registry import (
+from conformance.backends import registry
+from conformance.backends.registry import (
     BUILTINS,
     BackendError,
     BackendSpec,
@@ -25,6 +24,7 @@ from conformance.registry import (
     load_backend,
     parse_spec,
 )
+from conformance.protocol import FUNCTIONAL_METHODS, GRAPH_METHODS, TAPE_METHODS
 
 torch = pytest.importorskip("torch")
 

@@ -1,7 +1,7 @@
 """A failing check carries a reproducer that shows the failure on its own, and passes on a
 correct engine; and the suites raise no false failure on the correct engines.
 
-Reproducers come in two dialects (conformance.checks): PyTorch's API, checked here by breaking
+Reproducers come in two dialects (conformance.judge.checks): PyTorch's API, checked here by breaking
 the reference engine itself (a patch applied both when the suite finds the failure and when the
 reproducer runs in a fresh interpreter), and the adapter protocol, checked with small broken
 adapters defined in this module (importable as tests.test_reproducers:Class).
@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from conformance.backends.reference import ReferenceAdapter
-from conformance.evidence import Nonconformance
-from conformance.render import render_program
+from conformance.judge.evidence import Nonconformance
+from conformance.spec.render import render_program
 from suites import (
     test_accumulation,
     test_grad_layout,

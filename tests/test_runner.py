@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import main
-from conformance.manifest import parse_manifest
-from conformance.progress import Progress
+from conformance.judge.manifest import parse_manifest
 from conformance.report import load_report
-from conformance.runner import RunOptions
-from conformance.streams import JsonLines
-from conformance.worker import WorkerState, overdue
+from conformance.run.cli import main
+from conformance.run.progress import Progress
+from conformance.run.runner import RunOptions
+from conformance.run.streams import JsonLines
+from conformance.run.worker import WorkerState, overdue
 from tests.crashing_adapters import use_fake_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,7 +317,7 @@ def test_progress_lines_apply_the_manifest() -> None:
 
 def test_the_matrix_covers_every_current_report_in_the_directory(tmp_path: Path) -> None:
     from conformance.report import write_reports
-    from conformance.runner import BackendRun, matrix_reports
+    from conformance.run.runner import BackendRun, matrix_reports
     from tests.report_samples import sample_report
 
     earlier = write_reports(sample_report(label="mygrad:cpu"), tmp_path)[-1]
@@ -341,7 +341,7 @@ def test_the_matrix_covers_every_current_report_in_the_directory(tmp_path: Path)
 
 
 def test_worker_environment_puts_the_callers_directory_on_the_path(tmp_path: Path) -> None:
-    from conformance.worker import worker_env
+    from conformance.run.worker import worker_env
 
     env = worker_env(tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)

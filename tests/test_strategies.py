@@ -10,10 +10,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.numerics import LinearBCE, evaluate_numpy
-from conformance.opset import ALL_OPS, OPS
-from conformance.program import Program
-from conformance.registry import load_backend
+from conformance.backends.registry import load_backend
+from conformance.judge.numerics import LinearBCE, evaluate_numpy
+from conformance.spec.ops import ALL_OPS, OPS
+from conformance.spec.program import Program
 from suites import strategies as S
 
 FAST = settings(

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from conformance.opset import expanded_shape, optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
+from conformance.spec.ops import expanded_shape, optional_operands, reduction_dims
 
 _FUNCTIONAL = "JAX is functional: arrays carry no requires_grad, grad_fn or .grad; gradients "
 NOTES = {

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from conformance.opset import expanded_shape, optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
+from conformance.spec.ops import expanded_shape, optional_operands, reduction_dims
 
 NOTES = {
     "graph": "mygrad records each result's creator Operation but has no per-leaf accumulate "

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
+from conformance.spec.ops import optional_operands, reduction_dims
 
 OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
+from conformance.spec.ops import optional_operands, reduction_dims
 
 VERSION = "0.14.0"
 """The tinygrad release this adapter maps (pinned in the `tinygrad` extra)."""

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from conformance.opset import optional_operands, reduction_dims
 from conformance.protocol import Capabilities, Node, Tensor
+from conformance.spec.ops import optional_operands, reduction_dims
 
 
 def _apply_table(m: Any) -> dict[str, Callable[[Sequence[Any], Mapping[str, Any]], Any]]:

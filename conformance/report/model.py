@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.manifest import EXPECTED, OPT_OUT, Entry, Manifest
+from conformance.judge.manifest import EXPECTED, OPT_OUT, Entry, Manifest
 from conformance.report.repro import reproducer_source
 from conformance.report.statuses import (
     ERROR,
@@ -53,14 +53,14 @@ class RunInfo:
     """The parity suite's counterpart backend (--parity-with), described like `backend`."""
 
 
-PARITY = "device parity"  # conformance.catalogue.PARITY, without importing the catalogue here
+PARITY = "device parity"  # conformance.spec.catalogue.PARITY, without importing the catalogue here
 
 
 def catalogue_meta() -> dict[str, dict[str, Any]]:
     """The requirement catalogue of this process, in catalogue order."""
-    if importlib.util.find_spec("conformance.requirements") is not None:
-        importlib.import_module("conformance.requirements")
-    from conformance import catalogue
+    if importlib.util.find_spec("conformance.spec.requirements") is not None:
+        importlib.import_module("conformance.spec.requirements")
+    from conformance.spec import catalogue
 
     return {req.id: requirement_meta(req) for req in catalogue.REQUIREMENTS}
 

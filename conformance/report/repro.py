@@ -14,8 +14,8 @@ def reproducer_source(
     """Python source a reader can run on its own; None when the failure left no program."""
     if program is None or check is None:
         return None
-    from conformance.program import Program
-    from conformance.render import render_program
+    from conformance.spec.program import Program
+    from conformance.spec.render import render_program
 
     try:
         parsed = Program.from_dict(program)

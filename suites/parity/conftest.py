@@ -16,7 +16,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 @pytest.fixture(scope="session")
 def counterpart(request: pytest.FixtureRequest) -> Any:
-    from conformance.registry import BackendError, load_backend
+    from conformance.backends.registry import BackendError, load_backend
 
     try:
         return load_backend(request.config.getoption("--parity-with"))

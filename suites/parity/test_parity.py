@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import vjp_repro
-from conformance.evidence import Nonconformance
-from conformance.numerics import compare, program_vjp
-from conformance.tolerances import lookup
+from conformance.judge.checks import vjp_repro
+from conformance.judge.evidence import Nonconformance
+from conformance.judge.numerics import compare, program_vjp
+from conformance.spec.tolerances import lookup
 from suites.strategies import for_backend, programs
 from suites.support import (
     draw_cotangent,

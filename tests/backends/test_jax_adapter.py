@@ -13,13 +13,13 @@ jax = pytest.importorskip("jax")  # an optional extra: autograd-conformance[jax]
 from closed_form import assert_matches_closed_form, example, present, vjp_gradients  # noqa: E402
 
 from conformance.backends.jax import JaxAdapter  # noqa: E402
+from conformance.backends.registry import BackendError, load_backend  # noqa: E402
 from conformance.protocol import (  # noqa: E402
     TAPE_METHODS,
     DeviceUnavailable,
     EngineMissing,
     missing_members,
 )
-from conformance.registry import BackendError, load_backend  # noqa: E402
 
 TAPE_CAPABILITIES = ("tape", "graph", "retain_graph", "retain_grad", "no_grad")
 

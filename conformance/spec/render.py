@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.program import Program
+from conformance.spec.program import Program
 
 TORCH_DIALECTS = {"torch": "import torch", "reference": "import reference_engine as torch"}
 
@@ -95,8 +95,8 @@ def render_program(program: Program, backend: str, device: str = "cpu") -> str:
     label = backend if device is None else f"{backend}:{device}"
     return "\n".join(
         [
-            "from conformance.program import Program",
-            "from conformance.registry import load_backend",
+            "from conformance.spec.program import Program",
+            "from conformance.backends.registry import load_backend",
             f"adapter = load_backend({label!r})",
             f"program = Program.from_json({program.to_json()!r})",
             "tensors = program.make_inputs(adapter)",

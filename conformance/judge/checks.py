@@ -1,7 +1,7 @@
 """Shared assertion helpers for the suites: judge, and on failure raise `Nonconformance` carrying
 the program and the source of a check that reproduces the failure.
 
-A check's source is appended to `conformance.render.render_program(program, backend, device)`.
+A check's source is appended to `conformance.spec.render.render_program(program, backend, device)`.
 Engines with PyTorch's API get it in PyTorch terms (the program's inputs, steps and `outputs` are
 local variables; `torch` is the engine); every other engine gets it in adapter-protocol terms
 (`adapter`, `program`, `tensors`, the inputs and `outputs` are defined). `Repro` writes both and
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from conformance.evidence import Nonconformance
-from conformance.numerics import Comparison
-from conformance.program import Program
-from conformance.render import TORCH_DIALECTS, literal
-from conformance.tolerances import Tolerance
+from conformance.judge.evidence import Nonconformance
+from conformance.judge.numerics import Comparison
+from conformance.spec.program import Program
+from conformance.spec.render import TORCH_DIALECTS, literal
+from conformance.spec.tolerances import Tolerance
 
 PRELUDE = """\
 def _host(t):
@@ -183,7 +183,7 @@ def vjp_repro(
     repro.line(
         f"pairs = [(o, torch.tensor(c, dtype=o.dtype{repro.device_kw})) "
         "for o, c in zip(outputs, cots) if o.requires_grad]",
-        "from conformance.numerics import program_vjp",
+        "from conformance.judge.numerics import program_vjp",
     )
     repro.line(
         f"grads = dict(zip({names!r}, torch.autograd.grad([o for o, _ in pairs], [{wrt}], "

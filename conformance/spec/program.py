@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.opset import OPS
+from conformance.spec.ops import OPS
 
 SCHEMA_TAG = "autograd-conformance/program@1"
 

@@ -68,9 +68,9 @@ class Recorder:
     ) -> None:
         if not self.expect_path:
             return
-        from conformance.catalogue import BY_ID
         from conformance.errors import UsageError
-        from conformance.manifest import load_manifest
+        from conformance.judge.manifest import load_manifest
+        from conformance.spec.catalogue import BY_ID
 
         try:
             manifest = load_manifest(self.expect_path, BY_ID)
@@ -145,11 +145,11 @@ class Recorder:
             reporter.write_line(f"conformance: reports written to {paths[-1].with_suffix('.*')}")
 
     def _report(self) -> dict[str, Any]:
-        from conformance import profiles
-        from conformance.manifest import load_manifest
-        from conformance.probe import backend_info
+        from conformance.judge.manifest import load_manifest
         from conformance.report import RunInfo, build_report, catalogue_meta
         from conformance.report.environment import host_environment, suite_info
+        from conformance.run.probe import backend_info
+        from conformance.spec import profiles
 
         meta = catalogue_meta()
         spec = self.config.getoption("--backend") or "reference"

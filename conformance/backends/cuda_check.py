@@ -1,4 +1,5 @@
-"""`python -m conformance.cuda_check`: fail fast, with one line, where no CUDA device is visible.
+"""`python -m conformance.backends.cuda_check`: fail fast, with one line, where no CUDA device
+is visible.
 
 `tox -e cuda` runs this first so that a hardware run on a machine without a GPU is red, never
 green by skipping everything.

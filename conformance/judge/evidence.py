@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.program import Program
+from conformance.spec.program import Program
 
 
 @dataclass

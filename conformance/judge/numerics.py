@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from conformance import evidence
-from conformance.program import Apply, Input, Program
-from conformance.tolerances import FD_STEP, Tolerance
+from conformance.judge import evidence
+from conformance.spec.program import Apply, Input, Program
+from conformance.spec.tolerances import FD_STEP, Tolerance
 
 
 # -- float64 semantics of the op set (used to keep drawn programs inside every op's domain) -----

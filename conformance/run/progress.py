@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from conformance.manifest import Manifest
+from conformance.judge.manifest import Manifest
 from conformance.report.statuses import FAILING, PASSED, XFAIL, XPASS, worst
 
 

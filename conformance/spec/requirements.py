@@ -1,13 +1,13 @@
 """The requirements, as data: one normative sentence each, what it needs, and what it encodes.
 
-Registered into `conformance.catalogue` on import (the catalogue imports this module). Order
+Registered into `conformance.spec.catalogue` on import (the catalogue imports this module). Order
 here is the order of SPEC.md. Sources cite PyTorch 2.13 behaviour as observed (see
 docs/pytorch-autograd-semantics notes) and the PyTorch documentation page it follows from.
 """
 
 from __future__ import annotations
 
-from conformance.catalogue import FUNCTIONAL, PARITY, TAPE, Requirement, register
+from conformance.spec.catalogue import FUNCTIONAL, PARITY, TAPE, Requirement, register
 
 _T = ("tape",)
 _BCE_OPS = ("op:matmul", "op:add", "op:bce_with_logits")

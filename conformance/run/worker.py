@@ -1,7 +1,7 @@
 """One backend's worker: `python -m pytest` on the suites, followed while it runs.
 
 The worker streams one JSON line per test outcome and heartbeats (collected tests, each test's
-start and end, each hypothesis example) through the pytest plugin (conformance/session.py). The
+start and end, each hypothesis example) through the pytest plugin (conformance/run/session.py). The
 runner reads both as they grow, shows progress, and kills the worker's whole process group when
 an example makes no progress for too long or the run exceeds its limit. How the worker ended
 becomes the report's `crash`, or None when every collected test reported.
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.progress import Progress
-from conformance.streams import JsonLines, tail
+from conformance.run.progress import Progress
+from conformance.run.streams import JsonLines, tail
 
 if TYPE_CHECKING:
-    from conformance.runner import RunOptions
+    from conformance.run.runner import RunOptions
 
 STARTUP_GRACE = 60.0
 """Added to the example limit while a worker starts: interpreter, engine import, collection."""

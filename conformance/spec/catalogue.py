@@ -46,4 +46,4 @@ def register(*requirements: Requirement) -> None:
 
 
 # The data lives in its own module; importing the catalogue fills REQUIREMENTS and BY_ID.
-from conformance import requirements as _requirements  # noqa: E402,F401
+from conformance.spec import requirements as _requirements  # noqa: E402,F401

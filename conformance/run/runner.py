@@ -12,7 +12,7 @@
    the crash if the worker died; then the next backend runs. The matrix of the output directory
    comes last.
 
-The probes are in conformance/probe.py, the worker in conformance/worker.py.
+The probes are in conformance/run/probe.py, the worker in conformance/run/worker.py.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from conformance import profiles
 from conformance.errors import EXIT_CRASH, EXIT_NONCONFORMANCE, EXIT_OK, UsageError
-from conformance.manifest import Manifest, load_manifest
-from conformance.probe import Probe, probe_backends
-from conformance.progress import Progress, summary_line
+from conformance.judge.manifest import Manifest, load_manifest
 from conformance.report import RunInfo, build_report, catalogue_meta, load_report, write_reports
 from conformance.report.environment import host_environment, suite_info
 from conformance.report.matrix import write_matrix
-from conformance.worker import STARTUP_GRACE, WorkerState, run_worker
+from conformance.run.probe import Probe, probe_backends
+from conformance.run.progress import Progress, summary_line
+from conformance.run.worker import STARTUP_GRACE, WorkerState, run_worker
+from conformance.spec import profiles
 
 DEFAULT_SUITE = "suites"
 DEFAULT_TIMEOUT_EXAMPLE = 300.0
@@ -213,7 +213,7 @@ def _run_backend(
 
 
 def _unloaded_info(spec: str, device: str | None) -> dict[str, Any]:
-    from conformance.registry import parse_spec
+    from conformance.backends.registry import parse_spec
 
     parsed = parse_spec(spec)
     device = device or parsed.device or "default"

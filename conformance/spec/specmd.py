@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance.catalogue import FUNCTIONAL, PARITY, REQUIREMENTS, TAPE, Requirement
-from conformance.tolerances import TABLE
+from conformance.spec.catalogue import FUNCTIONAL, PARITY, REQUIREMENTS, TAPE, Requirement
+from conformance.spec.tolerances import TABLE
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "SPEC.md"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "SPEC.md"
 
 AREAS = {
     "LEAF": "Leaves and roots",
@@ -36,8 +36,8 @@ AREAS = {
 _INTRO = f"""\
 # Autograd conformance: requirements
 
-Generated from `conformance/requirements.py` by `python -m conformance.spec`; do not edit by hand
-(a test fails when this file is stale).
+Generated from `conformance/spec/requirements.py` by `python -m conformance.spec`; do not edit by
+hand (a test fails when this file is stale).
 
 Each requirement is one normative sentence. It is checked by property-based tests in `suites/`
 (the test names the requirement in `@pytest.mark.requirement` and carries the sentence as its
@@ -80,7 +80,7 @@ def _tolerances() -> list[str]:
         "with `scale = max(1, max |expected|, M)`, M the largest magnitude the computation "
         "went through (every value and gradient on the reference engine; for finite "
         "differences, the magnitude of the differenced function). From "
-        "`conformance/tolerances.py`:",
+        "`conformance/spec/tolerances.py`:",
         "",
         "| dtype | device | check | rtol | atol | reason |",
         "|---|---|---|---|---|---|",

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from conformance import profiles
 from conformance.errors import EXIT_NONCONFORMANCE, EXIT_OK, EXIT_USAGE, UsageError
+from conformance.spec import profiles
 
 EXIT_CODES = """\
 exit codes:
@@ -145,8 +145,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from conformance.registry import installed_labels
-    from conformance.runner import DEFAULT_SUITE, RunOptions, run
+    from conformance.backends.registry import installed_labels
+    from conformance.run.runner import DEFAULT_SUITE, RunOptions, run
 
     backends = args.backends or installed_labels()
     if not args.backends and not any(b.startswith("reference:") for b in backends):
@@ -188,7 +188,7 @@ def backend_lines() -> list[str]:
     """One line per known backend: installed or not, and its devices with availability."""
     import importlib.util
 
-    from conformance.registry import (
+    from conformance.backends.registry import (
         BUILTINS,
         BackendError,
         adapter_class,

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import UsageError
-from conformance.worker import kill_group, signal_name, worker_env
+from conformance.run.worker import kill_group, signal_name, worker_env
 
 PROBE_MARK = "CONFORMANCE-PROBE "
 
 
 def backend_info(spec: str) -> dict[str, Any]:
     """Load the backend in this process; what its report says about it. Raises BackendError."""
-    from conformance.registry import load_backend, parse_spec
+    from conformance.backends.registry import load_backend, parse_spec
 
     parsed = parse_spec(spec)
     adapter = load_backend(parsed)
@@ -67,7 +67,7 @@ class Probe:
 
 def probe_backends(specs: Sequence[str], timeout: float, cwd: Path) -> list[Probe]:
     """Load every backend in its own subprocess, all at once; collect what each said."""
-    from conformance.registry import BackendError, parse_spec
+    from conformance.backends.registry import BackendError, parse_spec
 
     for spec in specs:
         try:
@@ -79,7 +79,7 @@ def probe_backends(specs: Sequence[str], timeout: float, cwd: Path) -> list[Prob
         running = []
         for spec in specs:
             out, log = (files.enter_context(tempfile.TemporaryFile()) for _ in range(2))
-            command = [sys.executable, "-m", "conformance.probe", spec]
+            command = [sys.executable, "-m", "conformance.run.probe", spec]
             popen = subprocess.Popen(
                 command, cwd=cwd, env=env, stdout=out, stderr=log, start_new_session=True
             )
@@ -136,8 +136,8 @@ def _load_crash(kind: str, what: str, log: Any, signal_name: str | None = None) 
 
 def _probe_main(spec: str) -> int:
     """In the probe subprocess: load the backend and answer on one marked stdout line."""
+    from conformance.backends.registry import BackendError, adapter_class, parse_spec
     from conformance.protocol import DeviceUnavailable, EngineMissing
-    from conformance.registry import BackendError, adapter_class, parse_spec
 
     device = None
     try:
@@ -161,5 +161,5 @@ def _probe_main(spec: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m conformance.probe SPEC")
+        sys.exit("usage: python -m conformance.run.probe SPEC")
     sys.exit(_probe_main(sys.argv[1]))
