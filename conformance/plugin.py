@@ -14,7 +14,7 @@ import pluggy
 import pytest
 
 from conformance.judge import evidence
-from conformance.spec.catalogue import BY_ID
+from conformance.spec import requirements
 
 NOT_APPLICABLE = "not applicable:"
 
@@ -105,11 +105,11 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for rid in _requirement_ids(item):
-            if rid not in BY_ID:
+            if rid not in requirements.BY_ID:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r}")
     wanted = set(config.getoption("--requirement"))
     if wanted:
-        unknown = sorted(wanted - set(BY_ID))
+        unknown = sorted(wanted - set(requirements.BY_ID))
         if unknown:
             raise pytest.UsageError(f"unknown requirement id(s): {', '.join(unknown)}")
         keep = [i for i in items if wanted & set(_requirement_ids(i))]
@@ -133,7 +133,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     adapter = funcargs["backend"]
     for rid in _requirement_ids(item):
-        lacking = [c for c in BY_ID[rid].capabilities if not adapter.capabilities.has(c)]
+        needs = requirements.BY_ID[rid].capabilities
+        lacking = [c for c in needs if not adapter.capabilities.has(c)]
         if lacking:
             notes = [adapter.capabilities.notes.get(c, "") for c in lacking]
             why = "; ".join(n for n in notes if n) or "the engine does not declare it"

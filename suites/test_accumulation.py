@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import as_float64, compare
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
+from suites.requirement import requirement
 from suites.strategies import shapes, values
 from suites.support import (
     assume_no_ambiguous_kink,
@@ -79,14 +79,11 @@ def _expect_grads(
             raise repro.fail(f"{name}.grad {what}: {comparison.describe()}", program)
 
 
-@pytest.mark.requirement("ACC-001")
+@requirement("ACC-001")
 @given(data=st.data(), k=st.sampled_from([2, 3]))
 def test_k_backward_calls_give_k_times_the_gradient(
     backend: Any, data: st.DataObject, k: int
 ) -> None:
-    """k backward calls (k = 2, 3) through a graph kept with retain_graph=True MUST leave exactly k
-    times the single-call gradient in the .grad of every leaf that requires grad.
-    """
     program, root, seed, tensors, env, leaves = _setup(backend, data)
     repro = Repro(backend).line("", evaluate_line())
     repro.prelude = True
@@ -132,12 +129,9 @@ def test_k_backward_calls_give_k_times_the_gradient(
             )
 
 
-@pytest.mark.requirement("RETAIN-001")
+@requirement("RETAIN-001")
 @given(data=st.data())
 def test_backward_through_freed_graph_raises(backend: Any, data: st.DataObject) -> None:
-    """A second backward through a graph whose saved values a first backward without retain_graph
-    freed MUST raise, and MUST leave every .grad as the first backward left it.
-    """
     program = draw_program(data, backend, requires_grad=True)
     value = draw_root(data, program)
     # v*v saves v for backward whatever the engine: its gradient needs the saved operand.
@@ -208,13 +202,9 @@ EXACT_PATTERNS = ("x*x", "x+x", "a-a", "b=a+a; c=b+b")
 2s+2s = 4s. x*x+x sums three terms, so its rounding depends on the order."""
 
 
-@pytest.mark.requirement("ACC-002")
+@requirement("ACC-002")
 @given(data=st.data(), pattern=st.sampled_from(list(PATTERNS)))
 def test_repeated_use_sums_over_every_path(backend: Any, data: st.DataObject, pattern: str) -> None:
-    """A tensor used several times MUST receive the sum of the gradients of all its uses, each path
-    counted once: x*x gives 2x, x+x gives 2, a-a gives 0, b=a+a then b+b gives 4, x*x+x gives
-    2x+1, each times the seed.
-    """
     dtype = data.draw(st.sampled_from(sorted(float_dtypes(backend))), label="dtype")
     shape = data.draw(shapes(), label="shape")
     a = data.draw(values(shape, dtype), label="a")
@@ -242,14 +232,11 @@ def test_repeated_use_sums_over_every_path(backend: Any, data: st.DataObject, pa
     )
 
 
-@pytest.mark.requirement("ACC-003")
+@requirement("ACC-003")
 @given(data=st.data())
 def test_gradients_of_different_losses_add(
     backend: Any, reference: Any, data: st.DataObject
 ) -> None:
-    """Backward calls from two different roots over shared leaves MUST add their gradients in each
-    leaf's .grad.
-    """
     program = draw_program(data, backend)
     first, second = draw_root(data, program), draw_root(data, program)
     s1 = seed_for(program, draw_cotangent(data, shape_of(program, first), "seed 1"))
@@ -320,30 +307,21 @@ def _restart_test(backend: Any, data: st.DataObject, how: str) -> None:
     )
 
 
-@pytest.mark.requirement("ACC-004")
+@requirement("ACC-004")
 @given(data=st.data())
 def test_clearing_grad_by_none_restarts(backend: Any, data: st.DataObject) -> None:
-    """After a leaf's .grad is set to None, the next backward MUST leave exactly the single-call
-    gradient in it.
-    """
     _restart_test(backend, data, "none")
 
 
-@pytest.mark.requirement("ACC-005")
+@requirement("ACC-005")
 @given(data=st.data())
 def test_zeroing_grad_in_place_restarts(backend: Any, data: st.DataObject) -> None:
-    """After a leaf's .grad.zero_(), the next backward MUST leave exactly the single-call gradient
-    in it.
-    """
     _restart_test(backend, data, "zero")
 
 
-@pytest.mark.requirement("ACC-006")
+@requirement("ACC-006")
 @given(data=st.data())
 def test_non_leaf_grad_stays_none(backend: Any, data: st.DataObject) -> None:
-    """After backward, the .grad of every non-leaf on which retain_grad() was not called MUST be
-    None.
-    """
     program, root, seed, tensors, env, leaves = _setup(backend, data)
     repro = Repro(backend).line("", evaluate_line())
     backward_line(repro, root, seed)
@@ -365,12 +343,9 @@ def test_non_leaf_grad_stays_none(backend: Any, data: st.DataObject) -> None:
                 )
 
 
-@pytest.mark.requirement("RETAIN-002")
+@requirement("RETAIN-002")
 @given(data=st.data())
 def test_retain_grad_fills_non_leaf_grad(backend: Any, reference: Any, data: st.DataObject) -> None:
-    """After retain_grad() on a non-leaf, backward MUST fill its .grad with the gradient of the root
-    with respect to it.
-    """
     program, root, seed, tensors, env, leaves = _setup(backend, data)
     flags = requires_grad_map(program)
     kept = data.draw(
@@ -408,14 +383,11 @@ def test_retain_grad_fills_non_leaf_grad(backend: Any, reference: Any, data: st.
         )
 
 
-@pytest.mark.requirement("VJP-001")
+@requirement("VJP-001")
 @given(data=st.data(), primed=st.booleans())
 def test_functional_vjp_leaves_grad_alone(
     backend: Any, reference: Any, data: st.DataObject, primed: bool
 ) -> None:
-    """grad_of (torch.autograd.grad) MUST return the gradients backward would accumulate and leave
-    the .grad of every leaf unchanged.
-    """
     program, root, seed, tensors, env, leaves = _setup(backend, data)
     repro = Repro(backend).line("", evaluate_line())
     if primed:  # .grad already holds something that grad_of must not touch

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import compare
+from suites.requirement import requirement
 from suites.support import (
     assume_no_ambiguous_kink,
     backward_line,
@@ -43,10 +43,9 @@ def _backward(backend: Any, data: st.DataObject, focus: str | None = None) -> tu
     return program, root, seed, tensors, repro
 
 
-@pytest.mark.requirement("DTYPE-001")
+@requirement("DTYPE-001")
 @given(data=st.data())
 def test_grad_has_the_leaf_dtype(backend: Any, data: st.DataObject) -> None:
-    """After backward, a leaf's .grad MUST have the leaf's dtype."""
     program, root, _, tensors, repro = _backward(backend, data)
     for inp, tensor in zip(program.inputs, tensors, strict=True):
         got = backend.grad_dtype(tensor)
@@ -65,12 +64,9 @@ def test_grad_has_the_leaf_dtype(backend: Any, data: st.DataObject) -> None:
             )
 
 
-@pytest.mark.requirement("SHAPE-001")
+@requirement("SHAPE-001")
 @given(data=st.data())
 def test_grad_has_the_leaf_shape(backend: Any, data: st.DataObject) -> None:
-    """After backward, a leaf's .grad MUST have exactly the leaf's shape, including leaves that were
-    broadcast against larger operands.
-    """
     program, root, _, tensors, repro = _backward(backend, data)
     for inp, tensor in zip(program.inputs, tensors, strict=True):
         got = backend.grad(tensor)
@@ -90,15 +86,11 @@ def test_grad_has_the_leaf_shape(backend: Any, data: st.DataObject) -> None:
 
 
 @per_op()
-@pytest.mark.requirement("TAPE-001")
+@requirement("TAPE-001")
 @given(data=st.data())
 def test_backward_leaves_reference_gradients(
     backend: Any, reference: Any, focus: str, data: st.DataObject
 ) -> None:
-    """backward() from a root with a seed gradient MUST leave in the .grad of each leaf that
-    requires grad the reference engine's gradient (None where the root does not depend on it),
-    and None in each leaf that does not require grad.
-    """
     require_op(backend, focus)
     program, root, seed, tensors, repro = _backward(backend, data, focus)
     assume_no_ambiguous_kink(backend, reference, program)

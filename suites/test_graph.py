@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, evaluate_line
+from suites.requirement import requirement
 from suites.support import draw_program, float_roots, leaf_ancestors
 
 WALK_TORCH = """\
@@ -64,15 +64,11 @@ def _names(env: dict[str, Any], tensors: list[Any]) -> list[str]:
     return sorted(by_id.get(id(t), "<a tensor not in the program>") for t in tensors)
 
 
-@pytest.mark.requirement("GRAPH-001")
+@requirement("GRAPH-001")
 @given(data=st.data())
 def test_backward_graph_reaches_exactly_the_leaves_that_require_grad(
     backend: Any, data: st.DataObject
 ) -> None:
-    """Walking the backward graph from a root's grad_fn MUST reach an accumulate node for exactly
-    the leaves that require grad and on which the root depends through differentiable ops, and
-    never a leaf that does not require grad.
-    """
     program = draw_program(data, backend)
     env = program.evaluate(backend, program.make_inputs(backend))
     inputs = {i.name for i in program.inputs}
@@ -101,12 +97,9 @@ def test_backward_graph_reaches_exactly_the_leaves_that_require_grad(
             )
 
 
-@pytest.mark.requirement("GRAPH-002")
+@requirement("GRAPH-002")
 @given(data=st.data())
 def test_one_accumulate_node_per_leaf(backend: Any, data: st.DataObject) -> None:
-    """All uses of a leaf that requires grad, across ops and across roots, MUST reach it through one
-    and the same accumulate node.
-    """
     program = draw_program(data, backend, requires_grad=True)
     tensors = program.make_inputs(backend)
     env = program.evaluate(backend, tensors)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, evaluate_line, flags_line
 from conformance.spec.render import torch_step_lines
+from suites.requirement import requirement
 from suites.support import (
     NON_VIEW_OPS,
     draw_program,
@@ -21,12 +21,9 @@ from suites.support import (
 )
 
 
-@pytest.mark.requirement("LEAF-001")
+@requirement("LEAF-001")
 @given(data=st.data())
 def test_user_created_tensors_are_leaves(backend: Any, data: st.DataObject) -> None:
-    """A tensor created by the user MUST be a leaf with no grad_fn and with requires_grad exactly as
-    requested, whether that is True or False.
-    """
     program = draw_program(data, backend)
     for inp, tensor in zip(program.inputs, program.make_inputs(backend), strict=True):
         expect_flags(
@@ -42,15 +39,11 @@ def test_user_created_tensors_are_leaves(backend: Any, data: st.DataObject) -> N
 
 
 @per_op()
-@pytest.mark.requirement("LEAF-002")
+@requirement("LEAF-002")
 @given(data=st.data())
 def test_op_results_are_non_leaves_exactly_when_they_require_grad(
     backend: Any, focus: str, data: st.DataObject
 ) -> None:
-    """With grad mode on, the result of an op MUST be a non-leaf that requires grad when the op is
-    differentiable and at least one of its inputs requires grad, and otherwise a leaf that does
-    not require grad.
-    """
     require_op(backend, focus)
     program = draw_program(data, backend, focus=focus)
     env = program.evaluate(backend, program.make_inputs(backend))
@@ -69,12 +62,11 @@ def test_op_results_are_non_leaves_exactly_when_they_require_grad(
 
 
 @per_op()
-@pytest.mark.requirement("ROOT-001")
+@requirement("ROOT-001")
 @given(data=st.data())
 def test_roots_have_grad_fn_exactly_when_they_require_grad(
     backend: Any, focus: str, data: st.DataObject
 ) -> None:
-    """Every output of a computation MUST have a grad_fn exactly when it requires grad."""
     require_op(backend, focus)
     program = draw_program(data, backend, focus=focus)
     env = program.evaluate(backend, program.make_inputs(backend))
@@ -95,12 +87,9 @@ def test_roots_have_grad_fn_exactly_when_they_require_grad(
             )
 
 
-@pytest.mark.requirement("LEAF-003")
+@requirement("LEAF-003")
 @given(data=st.data())
 def test_detach_returns_a_leaf(backend: Any, data: st.DataObject) -> None:
-    """detach() MUST return a leaf with the same values that does not require grad and has no
-    grad_fn, and MUST leave the detached tensor's own flags unchanged.
-    """
     program = draw_program(data, backend)
     env = program.evaluate(backend, program.make_inputs(backend))
     flags = requires_grad_map(program)
@@ -141,13 +130,9 @@ def test_detach_returns_a_leaf(backend: Any, data: st.DataObject) -> None:
             )
 
 
-@pytest.mark.requirement("NOGRAD-001")
+@requirement("NOGRAD-001")
 @given(data=st.data())
 def test_no_grad_results_are_leaves(backend: Any, data: st.DataObject) -> None:
-    """Every result of an op other than a view (reshape, expand, transpose) computed inside a
-    no-grad block MUST be a leaf that does not require grad and has no grad_fn, even when its
-    inputs require grad.
-    """
     program = draw_program(data, backend, requires_grad=True, ops=NON_VIEW_OPS)
     tensors = program.make_inputs(backend)
     with backend.no_grad():

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from conformance.judge.numerics import (
     unit_direction,
 )
 from conformance.spec.program import Apply, Input, Program
+from suites.requirement import requirement
 from suites.strategies import linear_bce_cases, values
 from suites.support import draw_cotangent, float_dtypes, tolerance
 
@@ -73,13 +73,9 @@ def _check_all(
             raise repro.fail(f"gradient of {name} vs {against}: {comparison.describe()}", program)
 
 
-@pytest.mark.requirement("BCE-001")
+@requirement("BCE-001")
 @given(data=st.data())
 def test_linear_bce_matches_closed_form(backend: Any, data: st.DataObject) -> None:
-    """For z = x @ W + b and loss = BCEWithLogits(z, y, weight, pos_weight, reduction), the loss and
-    the gradients for x, W, b and y MUST equal the float64 closed form within the dtype's
-    tolerance.
-    """
     case = _case(data, backend)
     program = case.program()
     cotangent = _cotangent(data, case)
@@ -93,14 +89,11 @@ def test_linear_bce_matches_closed_form(backend: Any, data: st.DataObject) -> No
     )
 
 
-@pytest.mark.requirement("BCE-002")
+@requirement("BCE-002")
 @given(data=st.data(), large=st.booleans())
 def test_linear_bce_matches_finite_differences(
     backend: Any, data: st.DataObject, large: bool
 ) -> None:
-    """The gradients of the linear + BCE example in float64 MUST match central finite differences of
-    the backend's own forward (directional differences for large layers).
-    """
     case = _case(data, backend, dtypes={"float64"}, large=large)
     program = case.program()
     cotangent = _cotangent(data, case)
@@ -161,12 +154,9 @@ def test_linear_bce_matches_finite_differences(
             )
 
 
-@pytest.mark.requirement("BCE-003")
+@requirement("BCE-003")
 @given(data=st.data())
 def test_linear_bce_matches_reference(backend: Any, reference: Any, data: st.DataObject) -> None:
-    """The loss and gradients of the linear + BCE example MUST equal the reference engine's within
-    the dtype's reference tolerance.
-    """
     case = _case(data, backend)
     program = case.program()
     cotangent = _cotangent(data, case)
@@ -182,12 +172,9 @@ def test_linear_bce_matches_reference(backend: Any, reference: Any, data: st.Dat
     )
 
 
-@pytest.mark.requirement("BCE-004")
+@requirement("BCE-004")
 @given(data=st.data())
 def test_bce_finite_at_extreme_logits(backend: Any, data: st.DataObject) -> None:
-    """At logits of +-100 and +-1e4 the BCE-with-logits loss and its gradients MUST be finite in
-    every dtype.
-    """
     case = _case(data, backend, extremes=True)
     program = case.program()
     cotangent = _cotangent(data, case)
@@ -222,12 +209,9 @@ def test_bce_finite_at_extreme_logits(backend: Any, data: st.DataObject) -> None
             )
 
 
-@pytest.mark.requirement("BCE-005")
+@requirement("BCE-005")
 @given(data=st.data())
 def test_bce_gradient_at_zero_logit(backend: Any, data: st.DataObject) -> None:
-    """At a logit of exactly 0 the gradient of BCE-with-logits MUST be weight * ((pos_weight*y + 1 -
-    y) / 2 - pos_weight*y), that is 0.5 - y without weights, divided by numel for 'mean'.
-    """
     dtype = data.draw(st.sampled_from(sorted(float_dtypes(backend))), label="dtype")
     shape = data.draw(st.sampled_from([(), (3,), (2, 3), (4, 1)]), label="shape")
     hard = data.draw(st.booleans(), label="hard targets")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from conformance.judge.numerics import (
     unit_direction,
 )
 from conformance.spec.program import Program
+from suites.requirement import requirement
 from suites.support import (
     ambiguous_kink,
     draw_cotangent,
@@ -64,14 +64,11 @@ def _zeros_if_none(grad: np.ndarray | None, program: Program, name: str) -> np.n
 
 
 @per_op()
-@pytest.mark.requirement("FWD-001")
+@requirement("FWD-001")
 @given(data=st.data())
 def test_forward_values_match_reference(
     backend: Any, reference: Any, focus: str, data: st.DataObject
 ) -> None:
-    """The outputs of random programs over the op set MUST equal the reference engine's within the
-    dtype's reference tolerance.
-    """
     require_op(backend, focus)
     program = draw_program(data, backend, focus=focus)
     tol = tolerance(backend, program_dtype(program), "reference")
@@ -114,15 +111,11 @@ def test_forward_values_match_reference(
 
 
 @per_op()
-@pytest.mark.requirement("RAND-001")
+@requirement("RAND-001")
 @given(data=st.data())
 def test_random_graph_gradients_match_reference(
     backend: Any, reference: Any, focus: str, data: st.DataObject
 ) -> None:
-    """The vector-Jacobian product of random programs over the op set, with broadcasting and one
-    value reused by several ops, MUST equal the reference engine's within the dtype's reference
-    tolerance.
-    """
     require_op(backend, focus)
     program = draw_program(data, backend, requires_grad=True, focus=focus)
     names = _differentiable(program)
@@ -145,14 +138,11 @@ def test_random_graph_gradients_match_reference(
 
 
 @per_op()
-@pytest.mark.requirement("RAND-002")
+@requirement("RAND-002")
 @given(data=st.data())
 def test_random_graph_gradients_match_finite_differences(
     backend: Any, focus: str, data: st.DataObject
 ) -> None:
-    """The vector-Jacobian product of random float64 programs MUST match central finite differences
-    of the backend's own forward pass, away from kinks.
-    """
     require_op(backend, focus)
     program = draw_program(
         data, backend, requires_grad=True, dtypes={"float64"}, zeros=False, focus=focus

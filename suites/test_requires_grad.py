@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from conformance.judge.numerics import compare
 from conformance.spec.ops import OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
+from suites.requirement import requirement
 from suites.strategies import integer_arrays, values
 from suites.support import (
     NON_VIEW_OPS,
@@ -33,12 +33,9 @@ from suites.support import (
 )
 
 
-@pytest.mark.requirement("RG-001")
+@requirement("RG-001")
 @given(data=st.data())
 def test_requires_grad_toggles_leaves(backend: Any, data: st.DataObject) -> None:
-    """requires_grad_(True) and requires_grad_(False) on a floating-point leaf MUST switch its
-    requires_grad on and off, keeping it a leaf with no grad_fn.
-    """
     program = draw_program(data, backend, max_steps=1)
     tensors = program.make_inputs(backend)
     for inp, tensor in zip(program.inputs, tensors, strict=True):
@@ -66,10 +63,9 @@ def test_requires_grad_toggles_leaves(backend: Any, data: st.DataObject) -> None
         )
 
 
-@pytest.mark.requirement("RG-002")
+@requirement("RG-002")
 @given(data=st.data())
 def test_requires_grad_false_on_non_leaf_raises(backend: Any, data: st.DataObject) -> None:
-    """requires_grad_(False) on a non-leaf that requires grad MUST raise."""
     program = draw_program(data, backend, requires_grad=True)
     env = program.evaluate(backend, program.make_inputs(backend))
     flags = requires_grad_map(program)
@@ -99,10 +95,9 @@ def _integer_program(array: np.ndarray, requires_grad: bool) -> Program:
     return Program((Input("t", array, requires_grad),), (), ("t",))
 
 
-@pytest.mark.requirement("RG-003")
+@requirement("RG-003")
 @given(array=integer_arrays())
 def test_integer_tensors_cannot_be_created_requiring_grad(backend: Any, array: np.ndarray) -> None:
-    """Creating an integer or bool tensor with requires_grad=True MUST raise."""
     try:
         backend.tensor(array, requires_grad=True)
     except Exception:  # noqa: BLE001 - any exception is a refusal
@@ -117,12 +112,9 @@ def test_integer_tensors_cannot_be_created_requiring_grad(backend: Any, array: n
     )
 
 
-@pytest.mark.requirement("RG-004")
+@requirement("RG-004")
 @given(array=integer_arrays())
 def test_integer_tensors_refuse_requires_grad(backend: Any, array: np.ndarray) -> None:
-    """requires_grad_(True) on an integer or bool tensor MUST raise and leave it not requiring
-    grad.
-    """
     tensor = backend.tensor(array)
     raised = False
     try:
@@ -150,13 +142,9 @@ def test_integer_tensors_refuse_requires_grad(backend: Any, array: np.ndarray) -
 GRAD_MODES = ("no_grad", "enable_grad")
 
 
-@pytest.mark.requirement("RG-005")
+@requirement("RG-005")
 @given(data=st.data())
 def test_requires_grad_propagates_under_grad_mode_blocks(backend: Any, data: st.DataObject) -> None:
-    """Inside any nesting of no-grad and enable-grad blocks, the result of an op other than a view
-    (reshape, expand, transpose) MUST require grad exactly when the innermost block enables grad
-    (or none is open), the op is differentiable, and some input requires grad.
-    """
     program = draw_program(data, backend, ops=NON_VIEW_OPS)
     tensors = program.make_inputs(backend)
     env: dict[str, Any] = {i.name: t for i, t in zip(program.inputs, tensors, strict=True)}
@@ -212,7 +200,7 @@ class _LeaveBlock(Exception):
     """Raised inside the innermost block to leave the blocks by an exception."""
 
 
-@pytest.mark.requirement("RG-006")
+@requirement("RG-006")
 @given(
     modes=st.lists(st.sampled_from(GRAD_MODES), min_size=1, max_size=4),
     data=st.data(),
@@ -220,9 +208,6 @@ class _LeaveBlock(Exception):
 def test_grad_mode_restored_after_exception(
     backend: Any, modes: list[str], data: st.DataObject
 ) -> None:
-    """When a no-grad or enable-grad block is left by an exception, the grad mode that was in force
-    outside it MUST be restored.
-    """
     catch = data.draw(st.integers(0, len(modes) - 1), label="caught outside block")
     dtype = data.draw(st.sampled_from(sorted(float_dtypes(backend))), label="dtype")
     value = data.draw(values((2,), dtype), label="x")
@@ -294,14 +279,11 @@ def _mode_repro(backend: Any, modes: list[str], catch: int) -> Repro:
     return repro
 
 
-@pytest.mark.requirement("RG-007")
+@requirement("RG-007")
 @given(data=st.data())
 def test_leaf_switched_off_after_use_gets_no_gradient(
     backend: Any, reference: Any, data: st.DataObject
 ) -> None:
-    """After requires_grad_(False) on a leaf already used in a graph, a later backward through that
-    graph MUST leave the leaf's .grad as it was while the other leaves receive theirs.
-    """
     program = draw_program(data, backend, requires_grad=True)
     root = draw_root(data, program)
     leaves = [i.name for i in program.inputs if i.differentiable]

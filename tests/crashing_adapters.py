@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from conformance.backends.reference import ReferenceAdapter
-from conformance.spec.catalogue import FUNCTIONAL, Requirement
+from conformance.spec.requirements import FUNCTIONAL, Area, Requirement
 
 
 class AbortingAdapter(ReferenceAdapter):
@@ -82,45 +82,51 @@ class Incomplete:
         return "0"
 
 
+FAKE_AREA = Area("A fake suite", FUNCTIONAL)
+
 FAKE_REQUIREMENTS = (
     Requirement(
         "FAKE-001",
         "Forward values match the reference",
-        "Forward values MUST match the reference engine's.",
-        (),
-        FUNCTIONAL,
-        "tests/fake_suite.py",
+        statement="Forward values MUST match the reference engine's.",
+        area=FAKE_AREA,
+        capabilities=(),
+        tolerances=(),
+        source="tests/fake_suite.py",
     ),
     Requirement(
         "FAKE-002",
         "Gradients match the reference",
-        "Vector-Jacobian products MUST match the reference engine's.",
-        (),
-        FUNCTIONAL,
-        "tests/fake_suite.py",
+        statement="Vector-Jacobian products MUST match the reference engine's.",
+        area=FAKE_AREA,
+        capabilities=(),
+        tolerances=(),
+        source="tests/fake_suite.py",
     ),
     Requirement(
         "FAKE-003",
         "Half precision gradients",
-        "float16 gradients MUST match the reference engine's.",
-        ("dtype:float16",),
-        FUNCTIONAL,
-        "tests/fake_suite.py",
+        statement="float16 gradients MUST match the reference engine's.",
+        area=FAKE_AREA,
+        capabilities=("dtype:float16",),
+        tolerances=(),
+        source="tests/fake_suite.py",
     ),
     Requirement(
         "FAKE-004",
         "Gradients of a product",
-        "The gradient of x * y MUST be (y, x).",
-        (),
-        FUNCTIONAL,
-        "tests/fake_suite.py",
+        statement="The gradient of x * y MUST be (y, x).",
+        area=FAKE_AREA,
+        capabilities=(),
+        tolerances=(),
+        source="tests/fake_suite.py",
     ),
 )
 
 
 def use_fake_catalogue(monkeypatch: Any) -> None:
     """Make this process's catalogue the fake one, as tests/fake_suite.py does in the worker."""
-    from conformance.spec import catalogue
+    from conformance.spec import requirements
 
-    monkeypatch.setattr(catalogue, "REQUIREMENTS", FAKE_REQUIREMENTS)
-    monkeypatch.setattr(catalogue, "BY_ID", {r.id: r for r in FAKE_REQUIREMENTS})
+    monkeypatch.setattr(requirements, "REQUIREMENTS", FAKE_REQUIREMENTS)
+    monkeypatch.setattr(requirements, "BY_ID", {r.id: r for r in FAKE_REQUIREMENTS})

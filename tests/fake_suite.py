@@ -7,19 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conformance.judge import evidence
-from conformance.spec import catalogue
+from conformance.spec import requirements
 from conformance.spec.program import Apply, Input, Program
+from suites.requirement import requirement
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
-catalogue.BY_ID.clear()
-catalogue.REQUIREMENTS = ()
-catalogue.register(*FAKE_REQUIREMENTS)
+# Before the tests below are decorated: they take their statements from the swapped catalogue.
+requirements.REQUIREMENTS = FAKE_REQUIREMENTS
+requirements.BY_ID = {r.id: r for r in FAKE_REQUIREMENTS}
 
 values = hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-4, 4, width=64))
 
@@ -44,20 +44,18 @@ def product(x: np.ndarray, y: np.ndarray) -> Program:
     )
 
 
-@pytest.mark.requirement("FAKE-001")
+@requirement("FAKE-001")
 @given(x=values)
 def test_forward(backend: Any, reference: Any, x: np.ndarray) -> None:
-    """Forward values MUST match the reference engine's."""
     program = product(x, x[::-1].copy())
     got, want = program.forward(backend)[0], program.forward(reference)[0]
     evidence.measure(float(abs(got - want)), float(abs(got - want) / max(abs(want), 1e-300)), 0, 0)
     assert np.array_equal(got, want)
 
 
-@pytest.mark.requirement("FAKE-002")
+@requirement("FAKE-002")
 @given(x=values)
 def test_gradients(backend: Any, reference: Any, x: np.ndarray) -> None:
-    """Vector-Jacobian products MUST match the reference engine's."""
     program = product(x, x + 1.0)
     _, got = program.vjp(backend, [np.ones(())])
     _, want = program.vjp(reference, [np.ones(())])
@@ -72,15 +70,13 @@ def test_gradients(backend: Any, reference: Any, x: np.ndarray) -> None:
             )
 
 
-@pytest.mark.requirement("FAKE-003")
+@requirement("FAKE-003")
 def test_half_precision(backend: Any) -> None:
-    """float16 gradients MUST match the reference engine's."""
     raise AssertionError("never runs: no adapter declares float16")
 
 
-@pytest.mark.requirement("FAKE-004")
+@requirement("FAKE-004")
 def test_product_rule(backend: Any) -> None:
-    """The gradient of x * y MUST be (y, x)."""
     x, y = np.array([2.0]), np.array([3.0])
     _, (gx, gy) = product(x, y).vjp(backend, [np.ones(())])
     assert gx is not None and gy is not None

@@ -1,4 +1,5 @@
-"""The requirement catalogue: well-formed, SPEC.md current, and tied one-to-one to suite tests."""
+"""The requirement catalogue: well-formed, SPEC.md current, and tied one-to-one to suite tests,
+whose markers and docstrings come from the catalogue (suites/requirement.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 import suites
 from conformance.protocol import Capabilities
 from conformance.spec import specmd as spec
-from conformance.spec.catalogue import BY_ID, FUNCTIONAL, PARITY, REQUIREMENTS, TAPE
+from conformance.spec.requirements import BY_ID, LEVELS, PARITY, REQUIREMENTS, TAPE
+from conformance.spec.tolerances import CHECKS
+from suites.requirement import requirement
 
 ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
 
@@ -53,6 +56,13 @@ def test_spec_lists_every_requirement() -> None:
     for req in REQUIREMENTS:
         assert f"#### {req.id}: {req.title}" in text
         assert req.statement in text
+    for title in {req.area.title for req in REQUIREMENTS}:
+        assert f"\n### {title}\n" in text
+
+
+def test_areas_have_distinct_titles() -> None:
+    areas = {req.area for req in REQUIREMENTS}
+    assert len({area.title for area in areas}) == len(areas), "two areas share a SPEC.md section"
 
 
 @pytest.mark.parametrize("req", REQUIREMENTS, ids=lambda r: r.id)
@@ -60,8 +70,10 @@ def test_requirement_is_well_formed(req: Any) -> None:
     assert ID_PATTERN.match(req.id), req.id
     assert "MUST" in req.statement
     assert req.statement.endswith(".") and req.statement.count(". ") == 0, "one sentence"
-    assert req.level in (TAPE, FUNCTIONAL, PARITY)
+    assert req.level in LEVELS
     assert req.source.strip()
+    unknown = [key for key in req.tolerances if key not in CHECKS]
+    assert not unknown, f"{req.id}: tolerance keys not in conformance.spec.tolerances: {unknown}"
     caps = Capabilities()
     for capability in req.capabilities:
         caps.has(capability)  # raises AttributeError for a name Capabilities does not know
@@ -86,6 +98,29 @@ def test_every_requirement_is_checked_by_a_suite_test() -> None:
     assert not set(BY_ID) - used, f"requirements without a test: {sorted(set(BY_ID) - used)}"
 
 
-def test_catalogue_is_populated_on_import() -> None:
+def test_by_id_indexes_the_catalogue_in_order() -> None:
     assert len(REQUIREMENTS) == len(BY_ID) >= 30
     assert [r.id for r in REQUIREMENTS] == list(BY_ID)
+
+
+def test_decorator_marks_the_test_and_states_the_requirement() -> None:
+    rid = REQUIREMENTS[0].id
+
+    @requirement(rid)
+    def test_example() -> None:
+        pass
+
+    marks = [(m.name, m.args) for m in getattr(test_example, "pytestmark", [])]
+    assert marks == [("requirement", (rid,))]
+    assert test_example.__doc__ == BY_ID[rid].statement
+
+
+def test_decorator_refuses_an_unknown_id_and_a_hand_written_docstring() -> None:
+    with pytest.raises(LookupError, match="NOPE-001"):
+        requirement("NOPE-001")
+
+    def test_documented() -> None:
+        """A copy of the statement that could drift from the catalogue."""
+
+    with pytest.raises(TypeError, match="docstring"):
+        requirement(REQUIREMENTS[0].id)(test_documented)

@@ -15,7 +15,7 @@ import pytest
 
 from conformance.report import load_report, write_reports
 from conformance.run.cli import main
-from conformance.spec.catalogue import REQUIREMENTS
+from conformance.spec.requirements import REQUIREMENTS
 from tests.crashing_adapters import use_fake_catalogue
 from tests.report_samples import sample_report
 

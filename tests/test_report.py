@@ -317,7 +317,7 @@ def test_reproducer_runs_standalone_and_shows_the_failure(tmp_path: Path) -> Non
 def test_published_reports_match_the_schema_and_the_catalogue() -> None:
     """reports/ holds what `tox -e reports` last wrote: current schema, current requirement IDs,
     and a matrix naming every published backend. Nothing about the verdicts is assumed."""
-    from conformance.spec.catalogue import PARITY, REQUIREMENTS
+    from conformance.spec.requirements import PARITY, REQUIREMENTS
 
     published = sorted(p for p in (ROOT / "reports").glob("*-*.json"))
     assert published, "reports/ must hold the published reports (tox -e reports writes them)"

@@ -70,7 +70,7 @@ class Recorder:
             return
         from conformance.errors import UsageError
         from conformance.judge.manifest import load_manifest
-        from conformance.spec.catalogue import BY_ID
+        from conformance.spec.requirements import BY_ID
 
         try:
             manifest = load_manifest(self.expect_path, BY_ID)

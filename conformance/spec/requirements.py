@@ -1,404 +1,498 @@
-"""The requirements, as data: one normative sentence each, what it needs, and what it encodes.
+"""The requirement catalogue: each requirement is one entry, and everything else is derived.
 
-Registered into `conformance.spec.catalogue` on import (the catalogue imports this module). Order
-here is the order of SPEC.md. Sources cite PyTorch 2.13 behaviour as observed (see
-docs/pytorch-autograd-semantics notes) and the PyTorch documentation page it follows from.
+An entry holds the ID, a title, the normative sentence (MUST / MUST NOT), the SPEC.md section it
+belongs to (its area, which also fixes its level), the capabilities an engine needs for it to
+apply, the tolerance-table keys its checks compare with, and the PyTorch behaviour it encodes.
+SPEC.md (`python -m conformance.spec`), the suite test's marker and docstring
+(`suites.requirement.requirement`) and the report's titles are generated from it; adding a
+requirement is an entry here plus its test function in suites/.
+
+Order here is the order of SPEC.md within each area. Sources cite PyTorch 2.13 behaviour as
+observed and the PyTorch documentation page it follows from.
 """
 
 from __future__ import annotations
 
-from conformance.spec.catalogue import FUNCTIONAL, PARITY, TAPE, Requirement, register
+from dataclasses import dataclass
 
-_T = ("tape",)
+TAPE = "tape semantics"
+FUNCTIONAL = "functional gradients"
+PARITY = "device parity"
+"""Requirements judged against a counterpart backend (`--parity-with`), e.g. CUDA against CPU;
+they appear in a report only when the run names a counterpart."""
+LEVELS = (TAPE, FUNCTIONAL, PARITY)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A section of SPEC.md: requirements about one part of autograd, all of one level."""
+
+    title: str
+    level: str
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    statement: str
+    """One normative sentence (MUST / MUST NOT); the test's docstring is this sentence."""
+    area: Area
+    capabilities: tuple[str, ...]
+    """Capabilities (see conformance.protocol.Capabilities.has) the engine needs for it to apply."""
+    tolerances: tuple[str, ...]
+    """Keys of conformance.spec.tolerances.CHECKS its comparisons use; () where the check is
+    exact or semantic (flags, raised errors, identity, finiteness)."""
+    source: str
+    """The PyTorch behaviour or documentation it encodes."""
+
+    @property
+    def level(self) -> str:
+        return self.area.level
+
+
+LEAVES = Area("Leaves and roots", TAPE)
+GRAPH = Area("The backward graph", TAPE)
+REQUIRES_GRAD = Area("requires_grad toggling and propagation", TAPE)
+ACCUMULATION = Area("Gradient accumulation", TAPE)
+LAYOUT = Area("Gradient layout", TAPE)
+RANDOM_PROGRAMS = Area("Random programs", FUNCTIONAL)
+LINEAR_BCE = Area("Linear + BCE-with-logits", FUNCTIONAL)
+TWO_DEVICES = Area("Two devices, one program", PARITY)
+
+_TAPE = ("tape",)
 _BCE_OPS = ("op:matmul", "op:add", "op:bce_with_logits")
 
-register(
-    # -- leaves and roots ----------------------------------------------------------------------
+REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "LEAF-001",
         "User-created tensors are leaves",
-        "A tensor created by the user MUST be a leaf with no grad_fn and with requires_grad "
-        "exactly as requested, whether that is True or False.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: torch.ones(3) and torch.ones(3, requires_grad=True) are leaves "
-        "with grad_fn None; docs: torch.Tensor.is_leaf.",
+        statement="A tensor created by the user MUST be a leaf with no grad_fn and with "
+        "requires_grad exactly as requested, whether that is True or False.",
+        area=LEAVES,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.ones(3) and torch.ones(3, requires_grad=True) are "
+        "leaves with grad_fn None; docs: torch.Tensor.is_leaf.",
     ),
     Requirement(
         "LEAF-002",
         "An op result is a non-leaf exactly when it requires grad",
-        "With grad mode on, the result of an op MUST be a non-leaf that requires grad when the op "
-        "is differentiable and at least one of its inputs requires grad, and otherwise a leaf "
-        "that does not require grad.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: a*2 and a+a with no input requiring grad are leaves with "
+        statement="With grad mode on, the result of an op MUST be a non-leaf that requires grad "
+        "when the op is differentiable and at least one of its inputs requires grad, and "
+        "otherwise a leaf that does not require grad.",
+        area=LEAVES,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: a*2 and a+a with no input requiring grad are leaves with "
         "requires_grad False, b*2 is a non-leaf (MulBackward0), x > 0 does not require grad; "
         "docs: torch.Tensor.is_leaf, Autograd mechanics.",
     ),
     Requirement(
         "ROOT-001",
         "Roots have a grad_fn exactly when they require grad",
-        "Every output of a computation MUST have a grad_fn exactly when it requires grad.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: loss.grad_fn is BinaryCrossEntropyWithLogitsBackward0 while the "
-        "loss requires grad, None otherwise; docs: torch.Tensor.grad_fn.",
+        statement="Every output of a computation MUST have a grad_fn exactly when it requires "
+        "grad.",
+        area=LEAVES,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: loss.grad_fn is BinaryCrossEntropyWithLogitsBackward0 "
+        "while the loss requires grad, None otherwise; docs: torch.Tensor.grad_fn.",
     ),
     Requirement(
         "LEAF-003",
         "detach() returns a leaf",
-        "detach() MUST return a leaf with the same values that does not require grad and has no "
-        "grad_fn, and MUST leave the detached tensor's own flags unchanged.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: b.detach() and (b*2).detach() are leaves with requires_grad "
-        "False and grad_fn None; docs: torch.Tensor.detach.",
+        statement="detach() MUST return a leaf with the same values that does not require grad "
+        "and has no grad_fn, and MUST leave the detached tensor's own flags unchanged.",
+        area=LEAVES,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: b.detach() and (b*2).detach() are leaves with "
+        "requires_grad False and grad_fn None; docs: torch.Tensor.detach.",
     ),
     Requirement(
         "NOGRAD-001",
         "Results computed under no-grad are leaves",
-        "Every result of an op other than a view (reshape, expand, transpose) computed inside a "
-        "no-grad block MUST be a leaf that does not require grad and has no grad_fn, even when "
-        "its inputs require grad.",
-        (*_T, "no_grad"),
-        TAPE,
-        "PyTorch 2.13 observed: b*2 under no_grad() is a leaf, requires_grad False, grad_fn "
-        "None; docs: torch.no_grad. Views are excluded: PyTorch 2.13 gives a view taken under "
-        "no_grad its base's requires_grad (x.view(3), x.reshape(3, 1) of a leaf requiring grad: "
-        "requires_grad True, is_leaf True, grad_fn None).",
+        statement="Every result of an op other than a view (reshape, expand, transpose) computed "
+        "inside a no-grad block MUST be a leaf that does not require grad and has no grad_fn, "
+        "even when its inputs require grad.",
+        area=LEAVES,
+        capabilities=(*_TAPE, "no_grad"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: b*2 under no_grad() is a leaf, requires_grad False, "
+        "grad_fn None; docs: torch.no_grad. Views are excluded: PyTorch 2.13 gives a view taken "
+        "under no_grad its base's requires_grad (x.view(3), x.reshape(3, 1) of a leaf requiring "
+        "grad: requires_grad True, is_leaf True, grad_fn None).",
     ),
-    # -- the backward graph --------------------------------------------------------------------
     Requirement(
         "GRAPH-001",
         "The backward graph reaches exactly the leaves that require grad",
-        "Walking the backward graph from a root's grad_fn MUST reach an accumulate node for "
-        "exactly the leaves that require grad and on which the root depends through "
+        statement="Walking the backward graph from a root's grad_fn MUST reach an accumulate node "
+        "for exactly the leaves that require grad and on which the root depends through "
         "differentiable ops, and never a leaf that does not require grad.",
-        (*_T, "graph"),
-        TAPE,
-        "PyTorch 2.13 observed: MmBackward0.next_functions = ((None, 0), (AccumulateGrad, 0)) "
-        "with None for x that does not require grad; docs: Autograd mechanics, "
+        area=GRAPH,
+        capabilities=(*_TAPE, "graph"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: MmBackward0.next_functions = ((None, 0), (AccumulateGrad, "
+        "0)) with None for x that does not require grad; docs: Autograd mechanics, "
         "torch.autograd.graph.Node.next_functions.",
     ),
     Requirement(
         "GRAPH-002",
         "One accumulate node per leaf, shared by all its uses",
-        "All uses of a leaf that requires grad, across ops and across roots, MUST reach it "
-        "through one and the same accumulate node.",
-        (*_T, "graph"),
-        TAPE,
-        "PyTorch 2.13 observed: the AccumulateGrad node is cached per leaf, (W*1) reuses the same "
-        "node object, acc.variable is W; docs: Autograd mechanics.",
+        statement="All uses of a leaf that requires grad, across ops and across roots, MUST reach "
+        "it through one and the same accumulate node.",
+        area=GRAPH,
+        capabilities=(*_TAPE, "graph"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: the AccumulateGrad node is cached per leaf, (W*1) reuses "
+        "the same node object, acc.variable is W; docs: Autograd mechanics.",
     ),
-    # -- requires_grad ---------------------------------------------------------------------------
     Requirement(
         "RG-001",
         "requires_grad_ switches a leaf on and off",
-        "requires_grad_(True) and requires_grad_(False) on a floating-point leaf MUST switch its "
-        "requires_grad on and off, keeping it a leaf with no grad_fn.",
-        (*_T, "requires_grad_toggle"),
-        TAPE,
-        "PyTorch 2.13 observed: a.requires_grad_() returns self; requires_grad_(False) works on "
-        "leaves; docs: torch.Tensor.requires_grad_.",
+        statement="requires_grad_(True) and requires_grad_(False) on a floating-point leaf MUST "
+        "switch its requires_grad on and off, keeping it a leaf with no grad_fn.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "requires_grad_toggle"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: a.requires_grad_() returns self; requires_grad_(False) "
+        "works on leaves; docs: torch.Tensor.requires_grad_.",
     ),
     Requirement(
         "RG-002",
         "requires_grad_(False) on a non-leaf raises",
-        "requires_grad_(False) on a non-leaf that requires grad MUST raise.",
-        (*_T, "requires_grad_toggle"),
-        TAPE,
-        "PyTorch 2.13 observed: (x*2).requires_grad_(False) raises RuntimeError: you can only "
-        "change requires_grad flags of leaf variables.",
+        statement="requires_grad_(False) on a non-leaf that requires grad MUST raise.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "requires_grad_toggle"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: (x*2).requires_grad_(False) raises RuntimeError: you can "
+        "only change requires_grad flags of leaf variables.",
     ),
     Requirement(
         "RG-003",
         "Integer and bool tensors cannot be created requiring grad",
-        "Creating an integer or bool tensor with requires_grad=True MUST raise.",
-        (*_T, "integer_tensors"),
-        TAPE,
-        "PyTorch 2.13 observed: torch.tensor([1, 2], requires_grad=True) raises RuntimeError: "
-        "Only Tensors of floating point and complex dtype can require gradients.",
+        statement="Creating an integer or bool tensor with requires_grad=True MUST raise.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "integer_tensors"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.tensor([1, 2], requires_grad=True) raises "
+        "RuntimeError: Only Tensors of floating point and complex dtype can require gradients.",
     ),
     Requirement(
         "RG-004",
         "Integer and bool tensors refuse requires_grad_(True)",
-        "requires_grad_(True) on an integer or bool tensor MUST raise and leave it not requiring "
-        "grad.",
-        (*_T, "integer_tensors", "requires_grad_toggle"),
-        TAPE,
-        "PyTorch 2.13 observed: torch.ones(3, dtype=torch.long).requires_grad_() (also bool) "
-        "raises RuntimeError: only Tensors of floating point dtype can require gradients.",
+        statement="requires_grad_(True) on an integer or bool tensor MUST raise and leave it not "
+        "requiring grad.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "integer_tensors", "requires_grad_toggle"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.ones(3, dtype=torch.long).requires_grad_() (also "
+        "bool) raises RuntimeError: only Tensors of floating point dtype can require gradients.",
     ),
     Requirement(
         "RG-005",
         "requires_grad propagates under nested grad-mode blocks",
-        "Inside any nesting of no-grad and enable-grad blocks, the result of an op other than a "
-        "view (reshape, expand, transpose) MUST require grad exactly when the innermost block "
-        "enables grad (or none is open), the op is differentiable, and some input requires grad.",
-        (*_T, "no_grad", "enable_grad"),
-        TAPE,
-        "PyTorch 2.13 observed: the output requires grad iff any differentiable input does and "
-        "grad mode is on; enable_grad nested inside no_grad gives True; docs: "
+        statement="Inside any nesting of no-grad and enable-grad blocks, the result of an op "
+        "other than a view (reshape, expand, transpose) MUST require grad exactly when the "
+        "innermost block enables grad (or none is open), the op is differentiable, and some input "
+        "requires grad.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "no_grad", "enable_grad"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: the output requires grad iff any differentiable input does "
+        "and grad mode is on; enable_grad nested inside no_grad gives True; docs: "
         "torch.enable_grad, torch.no_grad. Views are excluded as in NOGRAD-001.",
     ),
     Requirement(
         "RG-006",
         "Grad mode is restored when a block is left by an exception",
-        "When a no-grad or enable-grad block is left by an exception, the grad mode that was "
-        "in force outside it MUST be restored.",
-        (*_T, "no_grad", "enable_grad"),
-        TAPE,
-        "docs: torch.no_grad and torch.enable_grad are context managers that restore the "
+        statement="When a no-grad or enable-grad block is left by an exception, the grad mode "
+        "that was in force outside it MUST be restored.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "no_grad", "enable_grad"),
+        tolerances=(),
+        source="docs: torch.no_grad and torch.enable_grad are context managers that restore the "
         "previous grad mode on exit (torch.autograd.grad_mode, __exit__ runs on exceptions).",
     ),
     Requirement(
         "RG-007",
         "A leaf switched off after use receives no gradient",
-        "After requires_grad_(False) on a leaf already used in a graph, a later backward through "
-        "that graph MUST leave the leaf's .grad as it was while the other leaves receive theirs.",
-        (*_T, "requires_grad_toggle"),
-        TAPE,
-        "PyTorch 2.13 observed: out=(w*w).sum(); w.requires_grad_(False); out.backward() raises "
-        "nothing and w.grad stays None (AccumulateGrad returns early, accumulate_grad.cpp).",
+        statement="After requires_grad_(False) on a leaf already used in a graph, a later "
+        "backward through that graph MUST leave the leaf's .grad as it was while the other leaves "
+        "receive theirs.",
+        area=REQUIRES_GRAD,
+        capabilities=(*_TAPE, "requires_grad_toggle"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: out=(w*w).sum(); w.requires_grad_(False); out.backward() "
+        "raises nothing and w.grad stays None (AccumulateGrad returns early, "
+        "accumulate_grad.cpp).",
     ),
-    # -- accumulation ----------------------------------------------------------------------------
     Requirement(
         "ACC-001",
         "k backward calls give exactly k times the gradient",
-        "k backward calls (k = 2, 3) through a graph kept with retain_graph=True MUST leave "
-        "exactly k times the single-call gradient in the .grad of every leaf that requires grad.",
-        (*_T, "retain_graph"),
-        TAPE,
-        "PyTorch 2.13 observed: after a second backward with retain_graph=True, "
-        "torch.equal(b.grad, 2*first) is True; docs: torch.Tensor.backward (gradients "
-        "accumulate in leaves).",
+        statement="k backward calls (k = 2, 3) through a graph kept with retain_graph=True MUST "
+        "leave exactly k times the single-call gradient in the .grad of every leaf that requires "
+        "grad.",
+        area=ACCUMULATION,
+        capabilities=(*_TAPE, "retain_graph"),
+        tolerances=("accumulate",),
+        source="PyTorch 2.13 observed: after a second backward with retain_graph=True, "
+        "torch.equal(b.grad, 2*first) is True; docs: torch.Tensor.backward (gradients accumulate "
+        "in leaves).",
     ),
     Requirement(
         "RETAIN-001",
         "Backward through freed saved values raises",
-        "A second backward through a graph whose saved values a first backward without "
+        statement="A second backward through a graph whose saved values a first backward without "
         "retain_graph freed MUST raise, and MUST leave every .grad as the first backward left it.",
-        (*_T, "retain_graph"),
-        TAPE,
-        "PyTorch 2.13 observed: RuntimeError: Trying to backward through the graph a second time "
-        "...; .grad is unchanged by the failed call; docs: torch.Tensor.backward retain_graph.",
+        area=ACCUMULATION,
+        capabilities=(*_TAPE, "retain_graph"),
+        tolerances=("accumulate",),
+        source="PyTorch 2.13 observed: RuntimeError: Trying to backward through the graph a "
+        "second time ...; .grad is unchanged by the failed call; docs: torch.Tensor.backward "
+        "retain_graph.",
     ),
     Requirement(
         "ACC-002",
         "Repeated use sums over every path once",
-        "A tensor used several times MUST receive the sum of the gradients of all its uses, each "
-        "path counted once: x*x gives 2x, x+x gives 2, a-a gives 0, b=a+a then b+b gives 4, "
-        "x*x+x gives 2x+1, each times the seed.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: y=x*x+x gives 2x+1 in one backward; a=2x; a*a+a at x=3 gives 26; "
-        "docs: Autograd mechanics (gradients of all uses are summed).",
+        statement="A tensor used several times MUST receive the sum of the gradients of all its "
+        "uses, each path counted once: x*x gives 2x, x+x gives 2, a-a gives 0, b=a+a then b+b "
+        "gives 4, x*x+x gives 2x+1, each times the seed.",
+        area=ACCUMULATION,
+        capabilities=_TAPE,
+        tolerances=("accumulate", "closed_form"),
+        source="PyTorch 2.13 observed: y=x*x+x gives 2x+1 in one backward; a=2x; a*a+a at x=3 "
+        "gives 26; docs: Autograd mechanics (gradients of all uses are summed).",
     ),
     Requirement(
         "ACC-003",
         "Gradients of different losses add",
-        "Backward calls from two different roots over shared leaves MUST add their gradients in "
-        "each leaf's .grad.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: (3w).sum().backward(); (w**2).sum().backward() gives 3+2w.",
+        statement="Backward calls from two different roots over shared leaves MUST add their "
+        "gradients in each leaf's .grad.",
+        area=ACCUMULATION,
+        capabilities=_TAPE,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: (3w).sum().backward(); (w**2).sum().backward() gives 3+2w.",
     ),
     Requirement(
         "ACC-004",
         "Setting .grad to None restarts accumulation",
-        "After a leaf's .grad is set to None, the next backward MUST leave exactly the "
+        statement="After a leaf's .grad is set to None, the next backward MUST leave exactly the "
         "single-call gradient in it.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: with .grad = None the next backward creates a new tensor; docs: "
-        "torch.optim.Optimizer.zero_grad(set_to_none=True).",
+        area=ACCUMULATION,
+        capabilities=_TAPE,
+        tolerances=("accumulate",),
+        source="PyTorch 2.13 observed: with .grad = None the next backward creates a new tensor; "
+        "docs: torch.optim.Optimizer.zero_grad(set_to_none=True).",
     ),
     Requirement(
         "ACC-005",
         "Zeroing .grad in place restarts accumulation",
-        "After a leaf's .grad.zero_(), the next backward MUST leave exactly the single-call "
-        "gradient in it.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: after grad.zero_() the next backward accumulates into the same, "
-        "zeroed tensor; docs: torch.optim.Optimizer.zero_grad(set_to_none=False).",
+        statement="After a leaf's .grad.zero_(), the next backward MUST leave exactly the "
+        "single-call gradient in it.",
+        area=ACCUMULATION,
+        capabilities=_TAPE,
+        tolerances=("accumulate",),
+        source="PyTorch 2.13 observed: after grad.zero_() the next backward accumulates into the "
+        "same, zeroed tensor; docs: torch.optim.Optimizer.zero_grad(set_to_none=False).",
     ),
     Requirement(
         "ACC-006",
         "A non-leaf's .grad stays None unless retained",
-        "After backward, the .grad of every non-leaf on which retain_grad() was not called MUST "
-        "be None.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: z.grad is None (with a UserWarning) for a non-leaf; docs: "
+        statement="After backward, the .grad of every non-leaf on which retain_grad() was not "
+        "called MUST be None.",
+        area=ACCUMULATION,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: z.grad is None (with a UserWarning) for a non-leaf; docs: "
         "torch.Tensor.grad, torch.Tensor.retain_grad.",
     ),
     Requirement(
         "RETAIN-002",
         "retain_grad() fills a non-leaf's .grad",
-        "After retain_grad() on a non-leaf, backward MUST fill its .grad with the gradient of "
-        "the root with respect to it.",
-        (*_T, "retain_grad"),
-        TAPE,
-        "PyTorch 2.13 observed: after z.retain_grad(), z.grad equals dL/dz; docs: "
+        statement="After retain_grad() on a non-leaf, backward MUST fill its .grad with the "
+        "gradient of the root with respect to it.",
+        area=ACCUMULATION,
+        capabilities=(*_TAPE, "retain_grad"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: after z.retain_grad(), z.grad equals dL/dz; docs: "
         "torch.Tensor.retain_grad.",
     ),
     Requirement(
         "VJP-001",
         "The functional VJP leaves .grad alone",
-        "grad_of (torch.autograd.grad) MUST return the gradients backward would accumulate and "
-        "leave the .grad of every leaf unchanged.",
-        (*_T, "grad_of"),
-        TAPE,
-        "PyTorch 2.13 observed: torch.autograd.grad returns the gradients and leaves .grad "
+        statement="grad_of (torch.autograd.grad) MUST return the gradients backward would "
+        "accumulate and leave the .grad of every leaf unchanged.",
+        area=ACCUMULATION,
+        capabilities=(*_TAPE, "grad_of"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: torch.autograd.grad returns the gradients and leaves .grad "
         "None/unchanged; docs: torch.autograd.grad.",
     ),
     Requirement(
         "DTYPE-001",
         ".grad has the leaf's dtype",
-        "After backward, a leaf's .grad MUST have the leaf's dtype.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: .grad dtype always equals the leaf dtype (f16, bf16, f64); docs: "
-        "torch.Tensor.grad (gradient layout contract).",
+        statement="After backward, a leaf's .grad MUST have the leaf's dtype.",
+        area=LAYOUT,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: .grad dtype always equals the leaf dtype (f16, bf16, f64); "
+        "docs: torch.Tensor.grad (gradient layout contract).",
     ),
     Requirement(
         "SHAPE-001",
         ".grad has the leaf's shape",
-        "After backward, a leaf's .grad MUST have exactly the leaf's shape, including leaves "
-        "that were broadcast against larger operands.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: broadcasting is summed back, (4,3)*(3,) gives a (3,) grad "
+        statement="After backward, a leaf's .grad MUST have exactly the leaf's shape, including "
+        "leaves that were broadcast against larger operands.",
+        area=LAYOUT,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: broadcasting is summed back, (4,3)*(3,) gives a (3,) grad "
         "[4,4,4]; docs: Broadcasting semantics (backward).",
     ),
     Requirement(
         "TAPE-001",
         "backward() leaves the reference gradients in .grad",
-        "backward() from a root with a seed gradient MUST leave in the .grad of each leaf that "
-        "requires grad the reference engine's gradient (None where the root does not depend on "
-        "it), and None in each leaf that does not require grad.",
-        _T,
-        TAPE,
-        "PyTorch 2.13 observed: leaves that do not require grad keep .grad None without warning; "
-        "docs: torch.Tensor.backward.",
+        statement="backward() from a root with a seed gradient MUST leave in the .grad of each "
+        "leaf that requires grad the reference engine's gradient (None where the root does not "
+        "depend on it), and None in each leaf that does not require grad.",
+        area=LAYOUT,
+        capabilities=_TAPE,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: leaves that do not require grad keep .grad None without "
+        "warning; docs: torch.Tensor.backward.",
     ),
-    # -- functional gradients --------------------------------------------------------------------
     Requirement(
         "FWD-001",
         "Forward values match the reference engine",
-        "The outputs of random programs over the op set MUST equal the reference engine's within "
-        "the dtype's reference tolerance.",
-        (),
-        FUNCTIONAL,
-        "The op set's meaning is PyTorch 2.13's (torch.add ... "
+        statement="The outputs of random programs over the op set MUST equal the reference "
+        "engine's within the dtype's reference tolerance.",
+        area=RANDOM_PROGRAMS,
+        capabilities=(),
+        tolerances=("reference",),
+        source="The op set's meaning is PyTorch 2.13's (torch.add ... "
         "torch.nn.functional.binary_cross_entropy_with_logits); the reference engine encodes it.",
     ),
     Requirement(
         "RAND-001",
         "Random-graph gradients match the reference engine",
-        "The vector-Jacobian product of random programs over the op set, with broadcasting and "
-        "one value reused by several ops, MUST equal the reference engine's within the dtype's "
-        "reference tolerance.",
-        (),
-        FUNCTIONAL,
-        "PyTorch 2.13 derivative formulas (tools/autograd/derivatives.yaml) as encoded by the "
-        "reference engine; docs: torch.autograd.grad.",
+        statement="The vector-Jacobian product of random programs over the op set, with "
+        "broadcasting and one value reused by several ops, MUST equal the reference engine's "
+        "within the dtype's reference tolerance.",
+        area=RANDOM_PROGRAMS,
+        capabilities=(),
+        tolerances=("reference",),
+        source="PyTorch 2.13 derivative formulas (PyTorch's tools/autograd/derivatives.yaml) as "
+        "encoded by the reference engine; docs: torch.autograd.grad.",
     ),
     Requirement(
         "RAND-002",
         "Random-graph gradients match finite differences",
-        "The vector-Jacobian product of random float64 programs MUST match central finite "
-        "differences of the backend's own forward pass, away from kinks.",
-        ("dtype:float64",),
-        FUNCTIONAL,
-        "docs: torch.autograd.gradcheck (central differences, float64, |a-n| <= atol + rtol|n|).",
+        statement="The vector-Jacobian product of random float64 programs MUST match central "
+        "finite differences of the backend's own forward pass, away from kinks.",
+        area=RANDOM_PROGRAMS,
+        capabilities=("dtype:float64",),
+        tolerances=("finite_difference", "directional"),
+        source="docs: torch.autograd.gradcheck (central differences, float64, |a-n| <= atol + "
+        "rtol|n|).",
     ),
     Requirement(
         "BCE-001",
         "Linear + BCE-with-logits matches the closed form",
-        "For z = x @ W + b and loss = BCEWithLogits(z, y, weight, pos_weight, reduction), the "
-        "loss and the gradients for x, W, b and y MUST equal the float64 closed form within the "
-        "dtype's tolerance.",
-        _BCE_OPS,
-        FUNCTIONAL,
-        "PyTorch 2.13 observed: matches NumPy float64 (1-y)z - lw*logsigmoid(z), "
-        "lw=(pw-1)y+1, grad (pw*y+1-y)*sigmoid(z) - pw*y, times weight, /numel for mean, "
-        "gradient diff 0.0; docs: torch.nn.BCEWithLogitsLoss.",
+        statement="For z = x @ W + b and loss = BCEWithLogits(z, y, weight, pos_weight, "
+        "reduction), the loss and the gradients for x, W, b and y MUST equal the float64 closed "
+        "form within the dtype's tolerance.",
+        area=LINEAR_BCE,
+        capabilities=_BCE_OPS,
+        tolerances=("closed_form",),
+        source="PyTorch 2.13 observed: matches NumPy float64 (1-y)z - lw*logsigmoid(z), "
+        "lw=(pw-1)y+1, grad (pw*y+1-y)*sigmoid(z) - pw*y, times weight, /numel for mean, gradient "
+        "diff 0.0; docs: torch.nn.BCEWithLogitsLoss.",
     ),
     Requirement(
         "BCE-002",
         "Linear + BCE-with-logits matches finite differences",
-        "The gradients of the linear + BCE example in float64 MUST match central finite "
+        statement="The gradients of the linear + BCE example in float64 MUST match central finite "
         "differences of the backend's own forward (directional differences for large layers).",
-        (*_BCE_OPS, "dtype:float64"),
-        FUNCTIONAL,
-        "docs: torch.autograd.gradcheck, slow and fast_mode; PyTorch 2.13 observed: gradcheck "
-        "passes for all 12 weight/pos_weight/reduction combinations.",
+        area=LINEAR_BCE,
+        capabilities=(*_BCE_OPS, "dtype:float64"),
+        tolerances=("finite_difference", "directional"),
+        source="docs: torch.autograd.gradcheck, slow and fast_mode; PyTorch 2.13 observed: "
+        "gradcheck passes for all 12 weight/pos_weight/reduction combinations.",
     ),
     Requirement(
         "BCE-003",
         "Linear + BCE-with-logits matches the reference engine",
-        "The loss and gradients of the linear + BCE example MUST equal the reference engine's "
-        "within the dtype's reference tolerance.",
-        _BCE_OPS,
-        FUNCTIONAL,
-        "PyTorch 2.13 behaviour as encoded by the reference engine; docs: "
+        statement="The loss and gradients of the linear + BCE example MUST equal the reference "
+        "engine's within the dtype's reference tolerance.",
+        area=LINEAR_BCE,
+        capabilities=_BCE_OPS,
+        tolerances=("reference",),
+        source="PyTorch 2.13 behaviour as encoded by the reference engine; docs: "
         "torch.nn.functional.binary_cross_entropy_with_logits.",
     ),
     Requirement(
         "BCE-004",
         "BCE-with-logits is finite at extreme logits",
-        "At logits of +-100 and +-1e4 the BCE-with-logits loss and its gradients MUST be finite "
-        "in every dtype.",
-        ("op:bce_with_logits",),
-        FUNCTIONAL,
-        "PyTorch 2.13 observed: z=+-1e4 gives loss 10000.0/0.0 and dL/dz +-1.0/0.0, finite in "
-        "float32 and float64 (log-sum-exp form).",
+        statement="At logits of +-100 and +-1e4 the BCE-with-logits loss and its gradients MUST "
+        "be finite in every dtype.",
+        area=LINEAR_BCE,
+        capabilities=("op:bce_with_logits",),
+        tolerances=(),
+        source="PyTorch 2.13 observed: z=+-1e4 gives loss 10000.0/0.0 and dL/dz +-1.0/0.0, finite "
+        "in float32 and float64 (log-sum-exp form).",
     ),
     Requirement(
         "BCE-005",
         "BCE-with-logits gradient at a logit of exactly 0",
-        "At a logit of exactly 0 the gradient of BCE-with-logits MUST be "
-        "weight * ((pos_weight*y + 1 - y) / 2 - pos_weight*y), that is 0.5 - y without weights, "
-        "divided by numel for 'mean'.",
-        ("op:bce_with_logits",),
-        FUNCTIONAL,
-        "sigmoid(0) = 0.5, so dL/dz = 0.5 - y (pytorch#2298, jax#2107); PyTorch 2.13 formula "
-        "(pw*y+1-y)*sigmoid(z) - pw*y.",
+        statement="At a logit of exactly 0 the gradient of BCE-with-logits MUST be weight * "
+        "((pos_weight*y + 1 - y) / 2 - pos_weight*y), that is 0.5 - y without weights, divided by "
+        "numel for 'mean'.",
+        area=LINEAR_BCE,
+        capabilities=("op:bce_with_logits",),
+        tolerances=("closed_form",),
+        source="sigmoid(0) = 0.5, so dL/dz = 0.5 - y (pytorch#2298, jax#2107); PyTorch 2.13 "
+        "formula (pw*y+1-y)*sigmoid(z) - pw*y.",
     ),
     Requirement(
         "PARITY-001",
         "Values and gradients agree with the counterpart device",
-        "The same program MUST give the same outputs and vector-Jacobian products on the backend "
-        "under test as on its counterpart (a CUDA device against the CPU, say), within the "
-        "parity tolerance of the program's dtype.",
-        (),
-        PARITY,
-        "PyTorch docs, Reproducibility and CUDA semantics: results are not bitwise equal across "
-        "devices, but agree to rounding (torch.testing.assert_close defaults per dtype); TF32 "
-        "off by default for matmul in 2.13.",
+        statement="The same program MUST give the same outputs and vector-Jacobian products on "
+        "the backend under test as on its counterpart (a CUDA device against the CPU, say), "
+        "within the parity tolerance of the program's dtype.",
+        area=TWO_DEVICES,
+        capabilities=(),
+        tolerances=("parity",),
+        source="PyTorch docs, Reproducibility and CUDA semantics: results are not bitwise equal "
+        "across devices, but agree to rounding (torch.testing.assert_close defaults per dtype); "
+        "TF32 off by default for matmul in 2.13.",
     ),
     Requirement(
         "PARITY-002",
         ".grad lives with its leaf",
-        "After backward, a leaf's .grad MUST be on the leaf's device, with the leaf's dtype and "
-        "shape.",
-        ("tape", "device_placement"),
-        PARITY,
-        "PyTorch 2.13 observed (gradient layout contract): .grad dtype always equals the leaf "
-        "dtype and its device is the leaf's; docs: torch.Tensor.grad.",
+        statement="After backward, a leaf's .grad MUST be on the leaf's device, with the leaf's "
+        "dtype and shape.",
+        area=TWO_DEVICES,
+        capabilities=(*_TAPE, "device_placement"),
+        tolerances=(),
+        source="PyTorch 2.13 observed (gradient layout contract): .grad dtype always equals the "
+        "leaf dtype and its device is the leaf's; docs: torch.Tensor.grad.",
     ),
     Requirement(
         "PARITY-003",
         "Repeated backward passes agree on the device",
-        "Two identical vector-Jacobian products of the same program on the same device MUST "
-        "agree within the device's nondeterminism tolerance (exactly, on a CPU).",
-        (),
-        PARITY,
-        "docs: torch.use_deterministic_algorithms lists the CUDA backward kernels that use "
+        statement="Two identical vector-Jacobian products of the same program on the same device "
+        "MUST agree within the device's nondeterminism tolerance (exactly, on a CPU).",
+        area=TWO_DEVICES,
+        capabilities=(),
+        tolerances=("nondeterminism",),
+        source="docs: torch.use_deterministic_algorithms lists the CUDA backward kernels that use "
         "atomics (index_add, index_put with accumulate, ...) and may differ run to run at ulp "
         "level; CPU kernels are deterministic.",
     ),
 )
+
+BY_ID: dict[str, Requirement] = {req.id: req for req in REQUIREMENTS}
+if len(BY_ID) != len(REQUIREMENTS):
+    raise ValueError("duplicate requirement id in the catalogue")

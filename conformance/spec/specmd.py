@@ -10,28 +10,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance.spec.catalogue import FUNCTIONAL, PARITY, REQUIREMENTS, TAPE, Requirement
+from conformance.spec.requirements import (
+    FUNCTIONAL,
+    LEVELS,
+    PARITY,
+    REQUIREMENTS,
+    TAPE,
+    Requirement,
+)
 from conformance.spec.tolerances import TABLE
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "SPEC.md"
-
-AREAS = {
-    "LEAF": "Leaves and roots",
-    "ROOT": "Leaves and roots",
-    "NOGRAD": "Leaves and roots",
-    "GRAPH": "The backward graph",
-    "RG": "requires_grad toggling and propagation",
-    "ACC": "Gradient accumulation",
-    "RETAIN": "Gradient accumulation",
-    "VJP": "Gradient accumulation",
-    "DTYPE": "Gradient layout",
-    "SHAPE": "Gradient layout",
-    "TAPE": "Gradient layout",
-    "FWD": "Random programs",
-    "RAND": "Random programs",
-    "BCE": "Linear + BCE-with-logits",
-    "PARITY": "Two devices, one program",
-}
 
 _INTRO = f"""\
 # Autograd conformance: requirements
@@ -40,10 +29,11 @@ Generated from `conformance/spec/requirements.py` by `python -m conformance.spec
 hand (a test fails when this file is stale).
 
 Each requirement is one normative sentence. It is checked by property-based tests in `suites/`
-(the test names the requirement in `@pytest.mark.requirement` and carries the sentence as its
-docstring) over many generated computations. A requirement applies to a backend only when the
-backend declares every capability it lists (see `conformance.protocol.Capabilities`); otherwise it
-is reported *not applicable*, never *passed*.
+over many generated computations; each test is decorated with `@requirement("ID")`
+(`suites/requirement.py`), which marks it and makes the sentence its docstring. A requirement
+applies to a backend only when the backend declares every capability it lists (see
+`conformance.protocol.Capabilities`); otherwise it is reported *not applicable*, never *passed*.
+Its tolerance names the rows of the table at the end that its comparisons use.
 
 Three levels:
 
@@ -55,18 +45,16 @@ Three levels:
 """
 
 
-def _area(req: Requirement) -> str:
-    return AREAS.get(req.id.split("-")[0], "Other")
-
-
 def _entry(req: Requirement) -> list[str]:
     caps = ", ".join(f"`{c}`" for c in req.capabilities) or "none"
+    tolerances = ", ".join(f"`{t}`" for t in req.tolerances) or "none (exact or semantic check)"
     return [
         f"#### {req.id}: {req.title}",
         "",
         req.statement,
         "",
         f"- Needs: {caps}",
+        f"- Tolerance: {tolerances}",
         f"- Source: {req.source}",
         "",
     ]
@@ -94,15 +82,14 @@ def _tolerances() -> list[str]:
 
 def render(requirements: tuple[Requirement, ...] = REQUIREMENTS) -> str:
     lines = [_INTRO]
-    for level in (TAPE, FUNCTIONAL, PARITY):
-        chosen = [r for r in requirements if r.level == level]
-        if not chosen:
+    for level in LEVELS:
+        areas = list(dict.fromkeys(r.area for r in requirements if r.level == level))
+        if not areas:
             continue
         lines += [f"## {level.capitalize()}", ""]
-        areas = list(dict.fromkeys(_area(r) for r in chosen))
         for area in areas:
-            lines += [f"### {area}", ""]
-            for req in (r for r in chosen if _area(r) == area):
+            lines += [f"### {area.title}", ""]
+            for req in (r for r in requirements if r.area == area):
                 lines += _entry(req)
     lines += _tolerances()
     return "\n".join(lines).rstrip() + "\n"

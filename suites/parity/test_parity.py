@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from conformance.judge.checks import vjp_repro
 from conformance.judge.evidence import Nonconformance
 from conformance.judge.numerics import compare, program_vjp
 from conformance.spec.tolerances import lookup
+from suites.requirement import requirement
 from suites.strategies import for_backend, programs
 from suites.support import (
     draw_cotangent,
@@ -42,14 +42,11 @@ def _differentiable_grads(grads: dict[str, np.ndarray | None], program: Any) -> 
     return {n: np.zeros(shapes[n]) if g is None else g for n, g in grads.items()}
 
 
-@pytest.mark.requirement("PARITY-001")
+@requirement("PARITY-001")
 @given(data=st.data())
 def test_values_and_gradients_agree_with_counterpart(
     backend: Any, counterpart: Any, reference: Any, data: st.DataObject
 ) -> None:
-    """The same program MUST give the same outputs and vector-Jacobian products on the backend
-    under test as on its counterpart (a CUDA device against the CPU, say), within the parity
-    tolerance of the program's dtype."""
     program = _shared_program(data, backend, counterpart)
     cotangents = _cotangents(data, backend, program)
     dtype = program_dtype(program)
@@ -71,11 +68,9 @@ def test_values_and_gradients_agree_with_counterpart(
             raise repro.fail(f"gradient of {name}: {result.describe()}", program)
 
 
-@pytest.mark.requirement("PARITY-002")
+@requirement("PARITY-002")
 @given(data=st.data())
 def test_grad_lives_with_its_leaf(backend: Any, counterpart: Any, data: st.DataObject) -> None:
-    """After backward, a leaf's .grad MUST be on the leaf's device, with the leaf's dtype and
-    shape."""
     program = _shared_program(data, backend, counterpart)
     tensors = program.make_inputs(backend)
     outputs = program.output_tensors(backend, tensors)
@@ -100,13 +95,11 @@ def test_grad_lives_with_its_leaf(backend: Any, counterpart: Any, data: st.DataO
             raise Nonconformance(f".grad of {spec.name}: {', '.join(problems)}", program=program)
 
 
-@pytest.mark.requirement("PARITY-003")
+@requirement("PARITY-003")
 @given(data=st.data())
 def test_repeated_backward_is_stable(
     backend: Any, counterpart: Any, reference: Any, data: st.DataObject
 ) -> None:
-    """Two identical vector-Jacobian products of the same program on the same device MUST agree
-    within the device's nondeterminism tolerance (exactly, on a CPU)."""
     program = _shared_program(data, backend, counterpart)
     cotangents = _cotangents(data, backend, program)
     tol = lookup(program_dtype(program), backend.device, "nondeterminism")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.spec.catalogue import BY_ID
+from conformance.spec.requirements import BY_ID
 
 FINDINGS = Path(__file__).resolve().parents[2] / "docs" / "findings"
 ENGINE_MODULES = {"mygrad": "mygrad", "jax": "jax", "tinygrad": "tinygrad", "paddle": "paddle"}
