@@ -1,4 +1,5 @@
-"""What backward() leaves in .grad: the leaf's dtype and shape, and the reference gradient."""
+"""What backward() leaves in .grad: the leaf's dtype and shape, and the reference gradient; and
+the layout of what grad_of returns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import compare
+from conformance.spec.render import literal
 from suites.requirement import requirement
 from suites.support import (
     assume_no_ambiguous_kink,
@@ -18,6 +20,7 @@ from suites.support import (
     draw_program,
     draw_root,
     grad_expr,
+    leaves_requiring_grad,
     per_op,
     program_dtype,
     reference_gradients,
@@ -123,4 +126,45 @@ def test_backward_leaves_reference_gradients(
             repro.close(f"{inp.name}.grad", torch_got, adapter_got, np.asarray(want), tol)
             raise repro.fail(
                 f"{inp.name}.grad after backward of {root}: {comparison.describe()}", program
+            )
+
+
+@requirement("VJP-002")
+@given(data=st.data())
+def test_functional_vjp_has_each_input_layout(backend: Any, data: st.DataObject) -> None:
+    # Each returned gradient is compared with the input's own host array, so an engine whose
+    # host arrays widen a dtype (bfloat16 to float32, say) is judged consistently.
+    program = draw_program(data, backend)
+    root = draw_root(data, program)
+    seed = seed_for(program, draw_cotangent(data, shape_of(program, root)))
+    tensors = program.make_inputs(backend)
+    env = program.evaluate(backend, tensors)
+    leaves = leaves_requiring_grad(program, tensors)
+    names = [n for n, _ in leaves]
+    repro = Repro(backend).line("", evaluate_line())
+    repro.line(
+        f"returned = torch.autograd.grad([{root}], [{', '.join(names)}], "
+        f"[torch.tensor({literal(seed)}, dtype={root}.dtype{repro.device_kw})], "
+        "allow_unused=True)",
+        f"returned = adapter.grad_of([env[{root!r}]], [{', '.join(f'env[{n!r}]' for n in names)}]"
+        f", [np.array({literal(seed)}, dtype={seed.dtype.name!r})], allow_unused=True)",
+    )
+    with engine_must_not_raise(f"grad_of({root}, {names})", repro, program):
+        returned = backend.grad_of([env[root]], [t for _, t in leaves], [seed], allow_unused=True)
+    for k, (name, tensor) in enumerate(leaves):
+        got, leaf = returned[k], backend.to_numpy(tensor)
+        if got is None:  # the root does not reach this input: no gradient to lay out
+            continue
+        if got.shape != leaf.shape or got.dtype != leaf.dtype:
+            repro.line(
+                f"assert returned[{k}] is None or (returned[{k}].shape == {name}.shape and "
+                f"returned[{k}].dtype == {name}.dtype), 'grad_of -> {name} has another layout'",
+                f"assert returned[{k}] is None or (returned[{k}].shape == {leaf.shape!r} and "
+                f"returned[{k}].dtype.name == {leaf.dtype.name!r}), "
+                f"'grad_of -> {name} has another layout'",
+            )
+            raise repro.fail(
+                f"grad_of({root}) for {name} has shape {got.shape} and dtype {got.dtype.name}; "
+                f"expected the input's {leaf.shape} and {leaf.dtype.name}",
+                program,
             )

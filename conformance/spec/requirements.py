@@ -364,6 +364,21 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "warning; docs: torch.Tensor.backward.",
     ),
     Requirement(
+        "VJP-002",
+        "The functional VJP has each input's shape and dtype",
+        statement="grad_of (torch.autograd.grad) MUST return for each input the root reaches a "
+        "gradient with exactly that input's shape and dtype, including inputs that were "
+        "broadcast against larger operands.",
+        area=LAYOUT,
+        capabilities=(*_TAPE, "grad_of"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.autograd.grad([x*2 + b], [x, b]) with float32 x of "
+        "shape (4, 3) and b of shape (3,) returns float32 gradients of shapes (4, 3) and (3,); "
+        "with a float64 d, (x*d).sum() gives x a float32 and d a float64 gradient (the engine "
+        "sums each gradient to its input's shape and casts it to the input's dtype); docs: "
+        "torch.autograd.grad.",
+    ),
+    Requirement(
         "FWD-001",
         "Forward values match the reference engine",
         statement="The outputs of random programs over the op set MUST equal the reference "
