@@ -173,7 +173,7 @@ class BroadcastNotSummed(Bug):
     """
 
     bug_class = "1"
-    flagged_by = ("SHAPE-001",)
+    flagged_by = ("SHAPE-001", "VJP-002")
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)

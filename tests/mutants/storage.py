@@ -64,7 +64,7 @@ class GradUpcastToFloat64(Bug):
     (tinygrad PR#3613, chainer#684)."""
 
     bug_class = "11"
-    flagged_by = ("DTYPE-001",)
+    flagged_by = ("DTYPE-001", "VJP-002")
 
     def grad(self, tensor: Tensor) -> np.ndarray | None:
         grad = super().grad(tensor)
