@@ -1,7 +1,7 @@
 """The expected-failures manifest: known nonconformances and opt-outs of one engine, in TOML.
 
     [[expected-failure]]
-    requirement = "BCE-003"          # or: test = "suites/test_bce.py::test_zero_logit"
+    requirement = "BCE-005" # or test = "suites/test_linear_bce.py::test_bce_gradient_at_zero_logit"
     reason = "subgradient at z = 0 is 0, not 0.5 - y"
     link = "https://github.com/me/engine/issues/12"   # optional
     backends = ["myengine"]          # optional: names or NAME:DEVICE labels; default all
