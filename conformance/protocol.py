@@ -60,6 +60,10 @@ class Capabilities:
     """`device_of` and `grad_device` report where a tensor and its .grad live (parity suite)."""
     dtypes: frozenset[str] = frozenset({"float32", "float64"})
     ops: frozenset[str] = ALL_OPS
+    """The ops of the op table the adapter maps. Derived, not written: the shipped adapters
+    narrow it to what `conformance.backends.opmap.resolve` bound for their engine (the same name
+    on the engine's namespace, or a per-engine line); `opmap.ops_supported` gives it for a class
+    attribute."""
     notes: Mapping[str, str] = field(default_factory=dict)
     """Why a capability is absent, keyed by capability name; shown in reports."""
 

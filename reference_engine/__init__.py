@@ -20,6 +20,7 @@ from .creation import (
 from .dtypes import Size, bool_, device, dtype, float32, float64, int32, int64
 from .matmul import addmm, dot, matmul, mm, mv
 from .ops import (
+    POINTWISE,
     abs,
     add,
     div,
@@ -44,6 +45,8 @@ from .ops import (
 )
 from .shape_ops import reshape, transpose
 from .tensor import Tensor
+
+globals().update(POINTWISE)  # the pointwise functions of ops.py (defpointwise), by name
 
 bool = bool_  # noqa: A001 - torch.bool
 long = int64
@@ -108,4 +111,5 @@ __all__ = [
     "transpose",
     "zeros",
     "zeros_like",
+    *sorted(POINTWISE),
 ]

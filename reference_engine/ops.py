@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -396,6 +396,50 @@ class AbsBackward0(Node):
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001 - torch.abs
     return _unary(a, np.abs(a._data), AbsBackward0, (a._data,))
+
+
+# --- pointwise functions: forward and derivative side by side, one line each ----------------
+Derivative = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""(g, x, out) -> the gradient for x."""
+
+
+class PointwiseNode(Node):
+    __slots__ = ()
+    derivative: ClassVar[Derivative]
+
+    def apply(self, g: np.ndarray) -> Grads:
+        x, out = self.saved  # type: ignore[misc]
+        with np.errstate(all="ignore"):
+            return (type(self).derivative(g, x, out),)
+
+
+POINTWISE: dict[str, Callable[[Tensor], Tensor]] = {}
+"""The functions defined with `defpointwise`, by name: the package exports each, and each is a
+Tensor method too (`torch.sin(x)` and `x.sin()`)."""
+
+
+def defpointwise(
+    name: str, forward: Callable[[np.ndarray], Any], derivative: Derivative, node: str = ""
+) -> Callable[[Tensor], Tensor]:
+    """PyTorch's pointwise function `name`: out = forward(x) on x (integers and bools are
+    computed in the default float dtype, as PyTorch does), recorded as the node PyTorch names
+    (`<Name>Backward0` unless `node` says otherwise), whose gradient is derivative(g, x, out)."""
+    node_cls = type(
+        node or f"{name.capitalize()}Backward0",
+        (PointwiseNode,),
+        {"__slots__": (), "derivative": staticmethod(derivative)},
+    )
+
+    def fn(a: Tensor) -> Tensor:
+        x = _floating(a._data)
+        with np.errstate(all="ignore"):
+            out = np.asarray(forward(x), dtype=x.dtype)
+        return _unary(a, out, node_cls, (x, out))
+
+    fn.__name__ = fn.__qualname__ = name
+    POINTWISE[name] = fn
+    setattr(Tensor, name, fn)
+    return fn
 
 
 class ToCopyBackward0(Node):

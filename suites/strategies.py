@@ -5,10 +5,12 @@ values) compose into the two the suites live on:
 
 - `programs()`: random DAG programs over the whole op set, with broadcasting, reductions over
   any dims, views, indexing with repeated indices, and one value reused by several ops (diamonds,
-  `x*x`, `a-a`). Programs are domain-safe: while a program is drawn its values are computed in
-  float64 NumPy, so `log` only sees values >= 0.25, a divisor is at least 0.25 away from zero,
-  fractional and negative powers see positive values, `exp` never overflows, and no value exceeds
-  VALUE_LIMIT. Kinks (relu/abs at 0) are *not* avoided here: the gradient at a kink is a
+  `x*x`, `a-a`). Each op is applied by the builder of its kind (`_BUILDERS`, keyed by the op
+  table's `kind`), with operands inside the row's domains. Programs are domain-safe: while a
+  program is drawn its values are computed in float64 NumPy (the table's forward), so `log` only
+  sees values >= 0.25, a divisor is at least 0.25 away from zero, fractional and negative powers
+  see positive values, `exp` never overflows, and no value exceeds VALUE_LIMIT. Kinks (the
+  rows' `kinks`: relu/abs at 0) are *not* avoided here: the gradient at a kink is a
   requirement like any other; only finite-difference checks step around them.
 - `linear_bce_cases()` / `linear_bce_programs()`: the linear + BCE-with-logits example with the
   inputs that catch known bugs: batch > 1 and unbatched, non-square weights, hard and soft
@@ -31,50 +33,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conformance.judge.numerics import LinearBCE, numpy_apply
-from conformance.spec.ops import ALL_OPS
+from conformance.spec.ops import ALL_OPS, OP_ORDER, OPS, Domain, Op
 from conformance.spec.program import Apply, Input, Program
 
 FLOAT_DTYPES = ("float32", "float64")
 VALUE_LIMIT = 1e4
 """No value of a drawn program exceeds this in magnitude (float32 keeps 3 decimals there)."""
-DOMAIN_MARGIN = 0.25
-"""log's argument, a divisor, and the base of a negative or fractional power stay this far from
-0: gradients stay below 1/margin**2 and central differences stay away from the singularity."""
-EXP_LIMIT = 6.0
+VALUE_RANGE = (-3.0, 3.0)
+"""Where a fresh input's values lie unless its operand's domain narrows it."""
 MAX_SIZE = 48
 """Most elements in any value; programs stay cheap to run thousands of times."""
 SPECIAL_VALUES = (0.0, 1.0, -1.0, 0.5, -2.0)
-EXPONENTS_ANYWHERE = (2, 3, 0, 1)
-EXPONENTS_NONZERO = (-1, -2)
-EXPONENTS_POSITIVE = (0.5, 1.5, -0.5)
 LOGITS_EXTREME = (0.0, 100.0, -100.0, 1e4, -1e4)
-
-# Ops ordered from simplest to richest: hypothesis shrinks towards the front.
-OP_ORDER = (
-    "add",
-    "mul",
-    "sum",
-    "neg",
-    "sub",
-    "mean",
-    "div",
-    "pow",
-    "exp",
-    "log",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "abs",
-    "matmul",
-    "transpose",
-    "reshape",
-    "expand",
-    "index",
-    "linear",
-    "bce_with_logits",
-    "gt",
-)
-assert set(OP_ORDER) == set(ALL_OPS), "OP_ORDER must list the whole op set"
 
 FOCUS_ATTEMPTS = 8
 """Tries at applying a focus op to the drawn inputs (new inputs are drawn as needed) before the
@@ -211,8 +181,8 @@ class _Builder:
         self,
         shape: tuple[int, ...],
         *,
-        low: float = -3.0,
-        high: float = 3.0,
+        low: float = VALUE_RANGE[0],
+        high: float = VALUE_RANGE[1],
         grad: bool | None = None,
         pooled: bool = True,
         avoid_zero: float = 0.0,
@@ -306,54 +276,56 @@ def _broadcast_into(draw: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(draw(st.sampled_from([d, 1])) for d in tail)
 
 
-def _step_binary(b: _Builder, op: str) -> bool:
-    a = b.pick(lambda v: True)
+def _fresh_input(b: _Builder, domain: Domain, shape: tuple[int, ...]) -> _Value | None:
+    """A new input inside `domain`, twice as far from its bounds as the domain asks: drawn
+    values on the bound itself would put central differences on the singularity's edge."""
+    low = VALUE_RANGE[0] if domain.low <= VALUE_RANGE[0] else domain.low * 2
+    return b.new_input(shape, low=low, avoid_zero=domain.away_from_zero * 2)
+
+
+def _drawn_fresh(domain: Domain) -> bool:
+    """Whether the domain narrows fresh inputs; where it does not, a value already in the pool
+    (or none) is used, and the first input keeps the pool non-empty."""
+    return domain.low > VALUE_RANGE[0] or domain.away_from_zero > 0
+
+
+def _step_binary(b: _Builder, row: Op) -> bool:
+    a = b.pick(lambda v: row.domains[0].admits(v.array))
     assert a is not None
     shape = a.array.shape
-    if op == "div":
-        other = b.pick_or_new(
-            lambda v: (
-                _broadcastable(v.array.shape, shape)
-                and float(np.min(np.abs(v.array), initial=np.inf)) >= DOMAIN_MARGIN
-            ),
-            lambda: b.new_input(
-                b.draw(broadcast_partner_shapes(shape, max_rank=b.max_rank)),
-                avoid_zero=DOMAIN_MARGIN * 2,
-            ),
-        )
-    else:
-        other = b.pick_or_new(
-            lambda v: _broadcastable(v.array.shape, shape),
-            lambda: b.new_input(b.draw(broadcast_partner_shapes(shape, max_rank=b.max_rank))),
-        )
+    domain = row.domains[1]
+    other = b.pick_or_new(
+        lambda v: _broadcastable(v.array.shape, shape) and domain.admits(v.array),
+        lambda: _fresh_input(
+            b, domain, b.draw(broadcast_partner_shapes(shape, max_rank=b.max_rank))
+        ),
+    )
     if other is None:
         return False
-    args = [a, other] if op == "div" or b.draw(st.booleans()) else [other, a]
-    return b.emit(op, args, {})
+    # Operands with one domain may come in either order; otherwise each keeps its place.
+    swappable = row.domains[0] == domain
+    args = [a, other] if not swappable or b.draw(st.booleans()) else [other, a]
+    return b.emit(row.name, args, {})
 
 
-def _step_unary(b: _Builder, op: str) -> bool:
-    if op == "log":
+def _step_unary(b: _Builder, row: Op) -> bool:
+    domain = row.domains[0]
+    if _drawn_fresh(domain):
         a = b.pick_or_new(
-            lambda v: float(np.min(v.array, initial=np.inf)) >= DOMAIN_MARGIN,
-            lambda: b.new_input(b.draw(shapes(max_rank=b.max_rank)), low=DOMAIN_MARGIN * 2),
+            lambda v: domain.admits(v.array),
+            lambda: _fresh_input(b, domain, b.draw(shapes(max_rank=b.max_rank))),
         )
-    elif op == "exp":
-        a = b.pick(lambda v: float(np.max(v.array, initial=-np.inf)) <= EXP_LIMIT)
     else:
-        a = b.pick(lambda v: True)
-    return a is not None and b.emit(op, [a], {})
-
-
-def _step_pow(b: _Builder) -> bool:
-    a = b.pick(lambda v: True)
-    assert a is not None
-    exponents: list[float] = list(EXPONENTS_ANYWHERE)
-    if float(np.min(np.abs(a.array), initial=np.inf)) >= DOMAIN_MARGIN:
-        exponents += EXPONENTS_NONZERO
-    if float(np.min(a.array, initial=np.inf)) >= DOMAIN_MARGIN:
-        exponents += EXPONENTS_POSITIVE
-    return b.emit("pow", [a], {"exponent": b.draw(st.sampled_from(exponents))})
+        a = b.pick(lambda v: domain.admits(v.array))
+    if a is None:
+        return False
+    params: dict[str, Any] = {}
+    if row.param_choices:  # one scalar parameter, its values by where the operand lies
+        choices = [
+            c for where, values in row.param_choices if where.admits(a.array) for c in values
+        ]
+        params[row.params[0]] = b.draw(st.sampled_from(choices))
+    return b.emit(row.name, [a], params)
 
 
 def _dims(b: _Builder, rank: int) -> int | list[int] | None:
@@ -368,15 +340,15 @@ def _dims(b: _Builder, rank: int) -> int | list[int] | None:
     return sorted(chosen)
 
 
-def _step_reduce(b: _Builder, op: str) -> bool:
+def _step_reduction(b: _Builder, row: Op) -> bool:
     a = b.pick(lambda v: True)
     assert a is not None
     dim = _dims(b, a.array.ndim)
     keepdim = False if dim is None else bool(b.draw(st.booleans()))
-    return b.emit(op, [a], {"dim": dim, "keepdim": keepdim})
+    return b.emit(row.name, [a], {"dim": dim, "keepdim": keepdim})
 
 
-def _step_matmul(b: _Builder) -> bool:
+def _step_matmul(b: _Builder, row: Op) -> bool:
     a = b.pick(lambda v: 1 <= v.array.ndim <= 3)
     if a is None:
         return False
@@ -392,10 +364,10 @@ def _step_matmul(b: _Builder) -> bool:
     )
     if other is None or _size(np.matmul(a.array, other.array).shape) > MAX_SIZE:
         return False
-    return b.emit("matmul", [a, other], {})
+    return b.emit(row.name, [a, other], {})
 
 
-def _step_linear(b: _Builder) -> bool:
+def _step_linear(b: _Builder, row: Op) -> bool:
     a = b.pick(lambda v: 1 <= v.array.ndim <= 3)
     if a is None:
         return False
@@ -414,41 +386,50 @@ def _step_linear(b: _Builder) -> bool:
         if bias is not None:
             args.append(bias)
             params["optional"] = ["bias"]
-    return b.emit("linear", args, params)
+    return b.emit(row.name, args, params)
 
 
-def _step_view(b: _Builder, op: str) -> bool:
-    if op == "transpose":
-        a = b.pick(lambda v: v.array.ndim >= 2)
-        if a is None:
-            return False
-        rank = a.array.ndim
-        dim0, dim1 = b.draw(st.tuples(st.integers(-rank, rank - 1), st.integers(-rank, rank - 1)))
-        return b.emit(op, [a], {"dim0": dim0, "dim1": dim1})
+def _step_transpose(b: _Builder, row: Op) -> bool:
+    a = b.pick(lambda v: v.array.ndim >= 2)
+    if a is None:
+        return False
+    rank = a.array.ndim
+    dim0, dim1 = b.draw(st.tuples(st.integers(-rank, rank - 1), st.integers(-rank, rank - 1)))
+    return b.emit(row.name, [a], {"dim0": dim0, "dim1": dim1})
+
+
+def _step_reshape(b: _Builder, row: Op) -> bool:
+    a = b.pick(lambda v: True)
+    assert a is not None
+    new = b.draw(_factorisations(_size(a.array.shape), b.max_rank))
+    if new and b.draw(st.booleans()):  # let the engine infer one dim
+        new = list(new)
+        new[b.draw(st.integers(0, len(new) - 1))] = -1
+    return b.emit(row.name, [a], {"shape": list(new)})
+
+
+def _step_expand(b: _Builder, row: Op) -> bool:
     a = b.pick(lambda v: True)
     assert a is not None
     shape = a.array.shape
-    if op == "reshape":
-        new = b.draw(_factorisations(_size(shape), b.max_rank))
-        if new and b.draw(st.booleans()):  # let the engine infer one dim
-            new = list(new)
-            new[b.draw(st.integers(0, len(new) - 1))] = -1
-        return b.emit(op, [a], {"shape": list(new)})
-    if op == "expand":
-        target = [b.draw(st.integers(1, 3)) if s == 1 else s for s in shape]
-        # A 0-d value must grow a dim: PyTorch's expand() needs at least one size.
-        if not shape or (len(shape) < b.max_rank and b.draw(st.booleans())):
-            target.insert(0, b.draw(st.integers(1, 3)))
-        if _size(tuple(target)) > MAX_SIZE:
-            return False
-        return b.emit(op, [a], {"shape": target})
-    # index: advanced indexing on dim 0; repeated indices make the backward a scatter-add
+    target = [b.draw(st.integers(1, 3)) if s == 1 else s for s in shape]
+    # A 0-d value must grow a dim: PyTorch's expand() needs at least one size.
+    if not shape or (len(shape) < b.max_rank and b.draw(st.booleans())):
+        target.insert(0, b.draw(st.integers(1, 3)))
+    if _size(tuple(target)) > MAX_SIZE:
+        return False
+    return b.emit(row.name, [a], {"shape": target})
+
+
+def _step_index(b: _Builder, row: Op) -> bool:
+    """Advanced indexing on dim 0; repeated indices make the backward a scatter-add."""
+    b.pick(lambda v: True)  # a draw the suites' example databases and seeds were made with
     a = b.pick(lambda v: v.array.ndim >= 1)
     if a is None:
         return False
     n = a.array.shape[0]
     indices = b.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))
-    return b.emit(op, [a], {"indices": indices})
+    return b.emit(row.name, [a], {"indices": indices})
 
 
 @st.composite
@@ -464,7 +445,7 @@ def _factorisations(draw: Any, size: int, max_rank: int) -> tuple[int, ...]:
     return tuple(draw(st.permutations(dims))) if dims else ()
 
 
-def _step_bce(b: _Builder) -> bool:
+def _step_loss(b: _Builder, row: Op) -> bool:
     logits = b.pick(lambda v: True)
     assert logits is not None
     shape = logits.array.shape
@@ -484,25 +465,27 @@ def _step_bce(b: _Builder) -> bool:
     params: dict[str, Any] = {"reduction": b.draw(st.sampled_from(["mean", "sum", "none"]))}
     if optional:
         params["optional"] = optional
-    return b.emit("bce_with_logits", args, params)
+    return b.emit(row.name, args, params)
+
+
+_BUILDERS: dict[str, Callable[[_Builder, Op], bool]] = {
+    "unary": _step_unary,
+    "binary": _step_binary,
+    "reduction": _step_reduction,
+    "matmul": _step_matmul,
+    "linear": _step_linear,
+    "transpose": _step_transpose,
+    "reshape": _step_reshape,
+    "expand": _step_expand,
+    "index": _step_index,
+    "loss": _step_loss,
+}
+"""How an application of each kind of op (the row's `kind`) is built."""
 
 
 def _step(b: _Builder, op: str) -> bool:
-    if op in ("add", "sub", "mul", "div", "gt"):
-        return _step_binary(b, op)
-    if op == "pow":
-        return _step_pow(b)
-    if op in ("sum", "mean"):
-        return _step_reduce(b, op)
-    if op == "matmul":
-        return _step_matmul(b)
-    if op == "linear":
-        return _step_linear(b)
-    if op in ("transpose", "reshape", "expand", "index"):
-        return _step_view(b, op)
-    if op == "bce_with_logits":
-        return _step_bce(b)
-    return _step_unary(b, op)
+    row = OPS[op]
+    return _BUILDERS[row.kind](b, row)
 
 
 @st.composite

@@ -16,13 +16,11 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, evaluate_line, flags_line
 from conformance.judge.numerics import as_float64, evaluate_numpy, program_vjp
 from conformance.plugin import NOT_APPLICABLE
-from conformance.spec.ops import OPS
+from conformance.spec.ops import KINK_OPS, OPS, VIEW_OPS
 from conformance.spec.program import Apply, Program
 from conformance.spec.tolerances import Tolerance, lookup
 from suites.strategies import FLOAT_DTYPES, OP_ORDER, arrays, for_backend, programs
 
-KINK_OPS = ("relu", "abs")
-VIEW_OPS = ("reshape", "expand", "transpose")
 NON_VIEW_OPS = tuple(sorted(set(OPS) - set(VIEW_OPS)))
 """Under no-grad PyTorch gives a view its base's requires_grad; grad-mode tests leave views out."""
 
@@ -223,9 +221,10 @@ def host_env(adapter: Any, program: Program, values: Sequence[np.ndarray] | None
 def ambiguous_kink(
     program: Program, backend_env: dict, reference_env: dict, tol: Tolerance
 ) -> bool:
-    """True where a relu/abs operand sits so close to 0 that backend and reference disagree on
-    its sign only by rounding: the subgradient each picks is then a coin toss, not a bug. A
-    backend whose forward is wrong beyond the tolerance is not excused (FWD-001 flags it).
+    """True where a relu/abs operand sits so close to a kink (the op table's `kinks`: 0) that
+    backend and reference disagree on its side only by rounding: the subgradient each picks is
+    then a coin toss, not a bug. A backend whose forward is wrong beyond the tolerance is not
+    excused (FWD-001 flags it).
     Closeness is judged against the largest forward value, as rounding errors are."""
     largest = max(
         [1.0]
@@ -243,19 +242,20 @@ def ambiguous_kink(
         if got.shape != want.shape:
             continue
         close = np.abs(got - want) <= tol.atol * largest + tol.rtol * np.abs(want)
-        if np.any((np.sign(got) != np.sign(want)) & close):
-            return True
+        for kink in OPS[step.op].kinks:
+            if np.any((np.sign(got - kink.at) != np.sign(want - kink.at)) & close):
+                return True
     return False
 
 
 def near_kink(program: Program, env: dict, margin: float = 1e-3) -> bool:
     """True where a relu/abs operand is within `margin` (relative to its array's magnitude) of
-    0: central differences there straddle the kink."""
+    a kink: central differences there straddle it."""
     for step in program.steps:
-        if step.op in KINK_OPS:
+        for kink in OPS[step.op].kinks:
             operand = np.asarray(env[step.args[0]], dtype=np.float64)
             scale = max(1.0, float(np.max(np.abs(operand), initial=0.0)))
-            if np.any(np.abs(operand) < margin * scale):
+            if np.any(np.abs(operand - kink.at) < margin * scale):
                 return True
     return False
 

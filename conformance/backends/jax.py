@@ -10,10 +10,12 @@ written as JAX users write them, `x @ W.T + b` and the optax formulation on `jax
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import Custom, Spelling, resolve
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
 from conformance.spec.ops import expanded_shape, optional_operands, reduction_dims
 
@@ -27,8 +29,6 @@ NOTES = {
     "(jax.lax.stop_gradient is per value, not a context)",
     "requires_grad_toggle": _FUNCTIONAL + "what is differentiated is chosen per jax.vjp call",
 }
-
-OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
 def _linear(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
@@ -59,7 +59,7 @@ def _bce_with_logits(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def _reduce(name: str) -> OpFn:
+def _reduce(name: str) -> Custom:
     def run(jax: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
         return getattr(jax.numpy, name)(
             a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))
@@ -68,32 +68,26 @@ def _reduce(name: str) -> OpFn:
     return run
 
 
-OPS: dict[str, OpFn] = {
-    "add": lambda jax, a, p: jax.numpy.add(a[0], a[1]),
-    "sub": lambda jax, a, p: jax.numpy.subtract(a[0], a[1]),
-    "mul": lambda jax, a, p: jax.numpy.multiply(a[0], a[1]),
-    "div": lambda jax, a, p: jax.numpy.divide(a[0], a[1]),
-    "neg": lambda jax, a, p: jax.numpy.negative(a[0]),
-    "pow": lambda jax, a, p: jax.numpy.power(a[0], p["exponent"]),
-    "exp": lambda jax, a, p: jax.numpy.exp(a[0]),
-    "log": lambda jax, a, p: jax.numpy.log(a[0]),
+SPELLINGS: dict[str, Spelling] = {
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "divide",
+    "neg": "negative",
+    "pow": "power",
+    "gt": "greater",
+    "transpose": "swapaxes",
     "sigmoid": lambda jax, a, p: jax.nn.sigmoid(a[0]),
-    "tanh": lambda jax, a, p: jax.numpy.tanh(a[0]),
     "relu": lambda jax, a, p: jax.nn.relu(a[0]),
-    "abs": lambda jax, a, p: jax.numpy.abs(a[0]),
     "sum": _reduce("sum"),
     "mean": _reduce("mean"),
-    "matmul": lambda jax, a, p: jax.numpy.matmul(a[0], a[1]),
-    "transpose": lambda jax, a, p: jax.numpy.swapaxes(a[0], p["dim0"], p["dim1"]),
-    "reshape": lambda jax, a, p: jax.numpy.reshape(a[0], tuple(p["shape"])),
     "expand": lambda jax, a, p: jax.numpy.broadcast_to(
         a[0], expanded_shape(a[0].shape, p["shape"])
     ),
     "index": lambda jax, a, p: a[0][jax.numpy.asarray(list(p["indices"]), dtype="int32")],
-    "gt": lambda jax, a, p: jax.numpy.greater(a[0], a[1]),
     "linear": _linear,
     "bce_with_logits": _bce_with_logits,
 }
+"""The ops JAX spells other than `jax.numpy.<name>(*operands, *params)`."""
 
 
 class JaxAdapter:
@@ -119,6 +113,8 @@ class JaxAdapter:
             raise DeviceUnavailable(f"jax:{device}: only {len(found)} {platform} device(s)")
         self.jax = jax
         self.device = device
+        self._ops = resolve(jax.numpy, SPELLINGS, engine=jax)
+        self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
         self._device = found[int(index or 0)]
 
     # -- functional level -------------------------------------------------------------------
@@ -145,7 +141,7 @@ class JaxAdapter:
         return np.array(self.jax.device_get(tensor), copy=True)
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
-        return OPS[op](self.jax, args, params)
+        return self._ops[op](args, params)
 
     def vjp(
         self,

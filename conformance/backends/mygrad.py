@@ -19,14 +19,17 @@ The mapping, concept by concept (docs/engines.md has the long form):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import Spelling, resolve
+from conformance.backends.tape import TapeVJP
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
-from conformance.spec.ops import expanded_shape, optional_operands, reduction_dims
+from conformance.spec.ops import expanded_shape, optional_operands
 
 NOTES = {
     "graph": "mygrad records each result's creator Operation but has no per-leaf accumulate "
@@ -39,8 +42,6 @@ NOTES = {
     "enable_grad": "mygrad has no context that re-enables graph tracking inside no_autodiff",
     "grad_of": "mygrad has no autograd.grad: its only gradient API is backward() into .grad",
 }
-
-OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
 def _linear(mg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
@@ -72,33 +73,25 @@ def _bce_with_logits(mg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-OPS: dict[str, OpFn] = {
-    "add": lambda mg, a, p: mg.add(a[0], a[1]),
-    "sub": lambda mg, a, p: mg.subtract(a[0], a[1]),
-    "mul": lambda mg, a, p: mg.multiply(a[0], a[1]),
-    "div": lambda mg, a, p: mg.divide(a[0], a[1]),
-    "neg": lambda mg, a, p: mg.negative(a[0]),
-    "pow": lambda mg, a, p: mg.power(a[0], p["exponent"]),
-    "exp": lambda mg, a, p: mg.exp(a[0]),
-    "log": lambda mg, a, p: mg.log(a[0]),
-    "sigmoid": lambda mg, a, p: mg.nnet.sigmoid(a[0]),
-    "tanh": lambda mg, a, p: mg.tanh(a[0]),
-    "relu": lambda mg, a, p: mg.nnet.relu(a[0]),
-    "abs": lambda mg, a, p: mg.abs(a[0]),
-    "sum": lambda mg, a, p: mg.sum(a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))),
-    "mean": lambda mg, a, p: mg.mean(a[0], axis=reduction_dims(p), keepdims=bool(p.get("keepdim"))),
-    "matmul": lambda mg, a, p: mg.matmul(a[0], a[1]),
-    "transpose": lambda mg, a, p: mg.swapaxes(a[0], p["dim0"], p["dim1"]),
-    "reshape": lambda mg, a, p: mg.reshape(a[0], tuple(p["shape"])),
+SPELLINGS: dict[str, Spelling] = {
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "divide",
+    "neg": "negative",
+    "pow": "power",
+    "sigmoid": "nnet.sigmoid",
+    "relu": "nnet.relu",
+    "transpose": "swapaxes",
+    "gt": "greater",
     "expand": lambda mg, a, p: mg.broadcast_to(a[0], expanded_shape(a[0].shape, p["shape"])),
     "index": lambda mg, a, p: a[0][np.asarray(list(p["indices"]), dtype=np.int64)],
-    "gt": lambda mg, a, p: mg.greater(a[0], a[1]),
     "linear": _linear,
     "bce_with_logits": _bce_with_logits,
 }
+"""The ops mygrad spells other than `mygrad.<name>(*operands, *params)`."""
 
 
-class MygradAdapter:
+class MygradAdapter(TapeVJP):
     name: ClassVar[str] = "mygrad"
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     capabilities: Capabilities = Capabilities(
@@ -120,6 +113,8 @@ class MygradAdapter:
             raise DeviceUnavailable(f"mygrad: unknown device {device!r}; mygrad runs on cpu only")
         self.mg = mygrad
         self.device = device
+        self._ops = resolve(mygrad, SPELLINGS)
+        self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
 
     # -- functional level -------------------------------------------------------------------
     def version(self) -> str:
@@ -137,29 +132,26 @@ class MygradAdapter:
         return np.array(_data(tensor), copy=True)
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
-        return OPS[op](self.mg, args, params)
+        return self._ops[op](args, params)
 
-    def vjp(
-        self,
-        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
-        primals: Sequence[np.ndarray],
-        cotangents: Sequence[np.ndarray],
-    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
-        outputs = list(fn(leaves))
-        values = [self.to_numpy(o) for o in outputs]
-        seeded = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if self.requires_grad(o)]
-        if not seeded:
-            return values, [None] * len(leaves)
-        if len(seeded) == 1:
-            root, seed = seeded[0][0], np.asarray(seeded[0][1], dtype=seeded[0][0].dtype)
+    def _tracks(self, tensor: Tensor) -> bool:
+        return self.requires_grad(tensor)
+
+    def _pull_back(
+        self, outputs: Sequence[Tensor], leaves: Sequence[Tensor], seeds: Sequence[np.ndarray]
+    ) -> list[np.ndarray | None]:
+        # mygrad has no autograd.grad: one backward, then .grad is read (a fresh graph per call).
+        if len(outputs) == 1:
+            root, seed = outputs[0], seeds[0]
         else:
-            # One backward from a scalar that sums <output, cotangent> over all outputs: mygrad
+            # From a scalar that sums <output, cotangent> over all outputs: mygrad
             # back-propagates from one tensor and does not accumulate across backward calls.
-            terms = [self.mg.sum(self.mg.multiply(o, np.asarray(c, o.dtype))) for o, c in seeded]
-            root, seed = self.mg.add_sequence(*terms) if len(terms) > 1 else terms[0], None
+            terms = [
+                self.mg.sum(self.mg.multiply(o, c)) for o, c in zip(outputs, seeds, strict=True)
+            ]
+            root, seed = self.mg.add_sequence(*terms), None
         root.backward(seed)
-        return values, [self.grad(leaf) for leaf in leaves]
+        return [self.grad(leaf) for leaf in leaves]
 
     # -- tape level -------------------------------------------------------------------------
     def requires_grad(self, tensor: Tensor) -> bool:

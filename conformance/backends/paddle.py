@@ -21,16 +21,17 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import Custom, Spelling, resolve
+from conformance.backends.tape import TapeVJP
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
 from conformance.spec.ops import optional_operands, reduction_dims
-
-OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
 def import_paddle() -> Any:
@@ -58,44 +59,38 @@ def _linear(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     return pd.nn.functional.linear(a[0], weight, optional_operands(a, p).get("bias"))
 
 
-def _reduce(name: str) -> OpFn:
+def _reduce(name: str) -> Custom:
     def run(pd: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
         return getattr(pd, name)(a[0], axis=reduction_dims(p), keepdim=bool(p.get("keepdim")))
 
     return run
 
 
-OPS: dict[str, OpFn] = {
-    "add": lambda pd, a, p: pd.add(a[0], a[1]),
-    "sub": lambda pd, a, p: pd.subtract(a[0], a[1]),
-    "mul": lambda pd, a, p: pd.multiply(a[0], a[1]),
-    "div": lambda pd, a, p: pd.divide(a[0], a[1]),
-    "neg": lambda pd, a, p: pd.neg(a[0]),
-    "pow": lambda pd, a, p: pd.pow(a[0], p["exponent"]),
-    "exp": lambda pd, a, p: pd.exp(a[0]),
-    "log": lambda pd, a, p: pd.log(a[0]),
-    "sigmoid": lambda pd, a, p: pd.nn.functional.sigmoid(a[0]),
-    "tanh": lambda pd, a, p: pd.tanh(a[0]),
-    "relu": lambda pd, a, p: pd.nn.functional.relu(a[0]),
-    "abs": lambda pd, a, p: pd.abs(a[0]),
+SPELLINGS: dict[str, Spelling] = {
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "divide",
+    "sigmoid": "nn.functional.sigmoid",
+    "relu": "nn.functional.relu",
+    "transpose": "swapaxes",
+    "gt": "greater_than",
     "sum": _reduce("sum"),
     "mean": _reduce("mean"),
-    "matmul": lambda pd, a, p: pd.matmul(a[0], a[1]),
-    "transpose": lambda pd, a, p: pd.swapaxes(a[0], p["dim0"], p["dim1"]),
+    # Paddle's shape arguments are lists.
     "reshape": lambda pd, a, p: pd.reshape(a[0], list(p["shape"])),
     "expand": lambda pd, a, p: pd.expand(a[0], list(p["shape"])),
     "index": lambda pd, a, p: a[0][
         pd.to_tensor(list(p["indices"]), dtype="int64", place=a[0].place)
     ],
-    "gt": lambda pd, a, p: pd.greater_than(a[0], a[1]),
     "linear": _linear,
     "bce_with_logits": lambda pd, a, p: pd.nn.functional.binary_cross_entropy_with_logits(
         a[0], a[1], reduction=p.get("reduction", "mean"), **optional_operands(a, p)
     ),
 }
+"""The ops Paddle spells other than `paddle.<name>(*operands, *params)`."""
 
 
-class PaddleAdapter:
+class PaddleAdapter(TapeVJP):
     name: ClassVar[str] = "paddle"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     capabilities: Capabilities = Capabilities()
@@ -117,6 +112,8 @@ class PaddleAdapter:
             raise DeviceUnavailable(f"paddle: unknown device {device!r}; use cpu, cuda or cuda:N")
         self.pd = paddle
         self.device = device
+        self._ops = resolve(paddle, SPELLINGS)
+        self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
         self._place = place
         self._leaves: list[weakref.ref[Any]] = []
 
@@ -144,30 +141,21 @@ class PaddleAdapter:
         return np.array(tensor.detach().numpy(), copy=True)
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
-        return OPS[op](self.pd, args, params)
+        return self._ops[op](args, params)
 
-    def vjp(
-        self,
-        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
-        primals: Sequence[np.ndarray],
-        cotangents: Sequence[np.ndarray],
-    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
-        outputs = list(fn(leaves))
-        values = [self.to_numpy(o) for o in outputs]
-        pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if not o.stop_gradient]
-        wanted = [leaf for leaf in leaves if not leaf.stop_gradient]
-        if not pairs or not wanted:
-            return values, [None] * len(leaves)
-        grads = iter(
-            self.pd.grad(
-                [o for o, _ in pairs],
-                wanted,
-                grad_outputs=[self.tensor(np.asarray(c, dtype=self.dtype(o))) for o, c in pairs],
-                allow_unused=True,
-            )
+    def _tracks(self, tensor: Tensor) -> bool:
+        return not tensor.stop_gradient
+
+    def _pull_back(
+        self, outputs: Sequence[Tensor], leaves: Sequence[Tensor], seeds: Sequence[np.ndarray]
+    ) -> list[np.ndarray | None]:
+        grads = self.pd.grad(
+            list(outputs),
+            list(leaves),
+            grad_outputs=[self.tensor(s) for s in seeds],
+            allow_unused=True,
         )
-        return values, [None if leaf.stop_gradient else self._host(next(grads)) for leaf in leaves]
+        return [self._host(g) for g in grads]
 
     # -- tape level -------------------------------------------------------------------------
     def requires_grad(self, tensor: Tensor) -> bool:

@@ -18,13 +18,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import Spelling, resolve
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
-from conformance.spec.ops import optional_operands, reduction_dims
+from conformance.spec.ops import optional_operands
 
 VERSION = "0.14.0"
 """The tinygrad release this adapter maps (pinned in the `tinygrad` extra)."""
@@ -40,8 +42,6 @@ NOTES = {
     "no_grad": "tinygrad 0.14 has no no-grad context (nothing is recorded per tensor)",
     "requires_grad_toggle": _NO_FLAG,
 }
-
-OpFn = Callable[[Any, Sequence[Any], Mapping[str, Any]], Any]
 
 
 def _linear(tg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
@@ -71,30 +71,13 @@ def _index(tg: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
     return a[0][indices]
 
 
-OPS: dict[str, OpFn] = {
-    "add": lambda tg, a, p: a[0].add(a[1]),
-    "sub": lambda tg, a, p: a[0].sub(a[1]),
-    "mul": lambda tg, a, p: a[0].mul(a[1]),
-    "div": lambda tg, a, p: a[0].div(a[1]),
-    "neg": lambda tg, a, p: a[0].neg(),
-    "pow": lambda tg, a, p: a[0].pow(p["exponent"]),
-    "exp": lambda tg, a, p: a[0].exp(),
-    "log": lambda tg, a, p: a[0].log(),
-    "sigmoid": lambda tg, a, p: a[0].sigmoid(),
-    "tanh": lambda tg, a, p: a[0].tanh(),
-    "relu": lambda tg, a, p: a[0].relu(),
-    "abs": lambda tg, a, p: a[0].abs(),
-    "sum": lambda tg, a, p: a[0].sum(axis=reduction_dims(p), keepdim=bool(p.get("keepdim"))),
-    "mean": lambda tg, a, p: a[0].mean(axis=reduction_dims(p), keepdim=bool(p.get("keepdim"))),
-    "matmul": lambda tg, a, p: a[0].matmul(a[1]),
-    "transpose": lambda tg, a, p: a[0].transpose(p["dim0"], p["dim1"]),
-    "reshape": lambda tg, a, p: a[0].reshape(tuple(p["shape"])),
-    "expand": lambda tg, a, p: a[0].expand(tuple(p["shape"])),
+SPELLINGS: dict[str, Spelling] = {
     "index": _index,
     "gt": lambda tg, a, p: a[0] > a[1],
     "linear": _linear,
     "bce_with_logits": _bce_with_logits,
 }
+"""The ops tinygrad spells other than `Tensor.<name>(*operands, *params)`."""
 
 
 def _own_cache_path() -> str | None:
@@ -137,6 +120,8 @@ class TinygradAdapter:
             )
         self.tg = tinygrad
         self.device = device
+        self._ops = resolve(tinygrad.Tensor, SPELLINGS, engine=tinygrad)
+        self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
         self._device = DEVICES[device]
         try:  # opening a device compiles its runtime helpers: this is where clang is needed
             (tinygrad.Tensor(np.ones(2, np.float32), device=self._device) * 2).numpy()
@@ -170,7 +155,7 @@ class TinygradAdapter:
         return np.array(tensor.numpy(), copy=True)
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
-        return OPS[op](self.tg, args, params)
+        return self._ops[op](args, params)
 
     def dtype(self, tensor: Tensor) -> str:
         from tinygrad.dtype import _to_np_dtype

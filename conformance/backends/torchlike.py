@@ -7,59 +7,45 @@ differ, which is why `reference` and `torch` are two thin subclasses of this one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import Custom, Spelling, resolve
+from conformance.backends.tape import TapeVJP
 from conformance.protocol import Capabilities, Node, Tensor
 from conformance.spec.ops import optional_operands, reduction_dims
 
 
-def _apply_table(m: Any) -> dict[str, Callable[[Sequence[Any], Mapping[str, Any]], Any]]:
-    functional = m.nn.functional
+def _reduction(name: str) -> Custom:
+    # dim=None calls the all-dims overload (SumBackward0), not the dim overload (SumBackward1).
+    def run(m: Any, a: Sequence[Any], p: Mapping[str, Any]) -> Any:
+        dims = reduction_dims(p)
+        fn = getattr(m, name)
+        return fn(a[0]) if dims is None else fn(a[0], dim=dims, keepdim=bool(p.get("keepdim")))
 
-    def reduce(fn: Callable[..., Any]) -> Callable[[Sequence[Any], Mapping[str, Any]], Any]:
-        def run(a: Sequence[Any], p: Mapping[str, Any]) -> Any:
-            dims = reduction_dims(p)
-            if dims is None:
-                return fn(a[0])
-            return fn(a[0], dim=dims, keepdim=bool(p.get("keepdim", False)))
-
-        return run
-
-    return {
-        "add": lambda a, p: m.add(a[0], a[1]),
-        "sub": lambda a, p: m.sub(a[0], a[1]),
-        "mul": lambda a, p: m.mul(a[0], a[1]),
-        "div": lambda a, p: m.div(a[0], a[1]),
-        "neg": lambda a, p: m.neg(a[0]),
-        "pow": lambda a, p: m.pow(a[0], p["exponent"]),
-        "exp": lambda a, p: m.exp(a[0]),
-        "log": lambda a, p: m.log(a[0]),
-        "sigmoid": lambda a, p: m.sigmoid(a[0]),
-        "tanh": lambda a, p: m.tanh(a[0]),
-        "relu": lambda a, p: m.relu(a[0]),
-        "abs": lambda a, p: m.abs(a[0]),
-        "sum": reduce(m.sum),
-        "mean": reduce(m.mean),
-        "matmul": lambda a, p: m.matmul(a[0], a[1]),
-        "transpose": lambda a, p: m.transpose(a[0], p["dim0"], p["dim1"]),
-        "reshape": lambda a, p: m.reshape(a[0], tuple(p["shape"])),
-        # One tuple argument: `expand(*())` is a TypeError in PyTorch, `expand(())` is 0-d.
-        "expand": lambda a, p: a[0].expand(tuple(p["shape"])),
-        "index": lambda a, p: a[0][m.tensor(list(p["indices"]), dtype=m.int64)],
-        "gt": lambda a, p: m.gt(a[0], a[1]),
-        "linear": lambda a, p: functional.linear(a[0], a[1], **optional_operands(a, p)),
-        "bce_with_logits": lambda a, p: functional.binary_cross_entropy_with_logits(
-            a[0], a[1], reduction=p.get("reduction", "mean"), **optional_operands(a, p)
-        ),
-    }
+    return run
 
 
-class TorchLikeAdapter:
+SPELLINGS: dict[str, Spelling] = {
+    "sum": _reduction("sum"),
+    "mean": _reduction("mean"),
+    # One tuple argument: `expand(*())` is a TypeError in PyTorch, `expand(())` is 0-d.
+    "expand": lambda m, a, p: a[0].expand(tuple(p["shape"])),
+    "index": lambda m, a, p: a[0][m.tensor(list(p["indices"]), dtype=m.int64)],
+    "linear": lambda m, a, p: m.nn.functional.linear(a[0], a[1], **optional_operands(a, p)),
+    "bce_with_logits": lambda m, a, p: m.nn.functional.binary_cross_entropy_with_logits(
+        a[0], a[1], reduction=p.get("reduction", "mean"), **optional_operands(a, p)
+    ),
+}
+"""The ops PyTorch's namespace spells other than `torch.<name>(*operands, *params)`."""
+
+
+class TorchLikeAdapter(TapeVJP):
     """Adapter for a module with PyTorch's API (`module.tensor`, `module.autograd.grad`, ...)."""
 
     name: ClassVar[str] = ""
@@ -69,7 +55,8 @@ class TorchLikeAdapter:
     def __init__(self, module: ModuleType, device: str = "cpu") -> None:
         self.m = module
         self.device = device
-        self._ops = _apply_table(module)
+        self._ops = resolve(module, SPELLINGS)
+        self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
         self._dtypes = {
             "float32": module.float32,
             "float64": module.float64,
@@ -103,29 +90,19 @@ class TorchLikeAdapter:
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
         return self._ops[op](args, params)
 
-    def vjp(
-        self,
-        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
-        primals: Sequence[np.ndarray],
-        cotangents: Sequence[np.ndarray],
-    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
-        outputs = list(fn(leaves))
-        values = [self.to_numpy(o) for o in outputs]
-        pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if o.requires_grad]
-        wanted = [leaf for leaf in leaves if leaf.requires_grad]
-        if not pairs or not wanted:
-            return values, [None] * len(leaves)
+    def _tracks(self, tensor: Tensor) -> bool:
+        return bool(tensor.requires_grad)
+
+    def _pull_back(
+        self, outputs: Sequence[Tensor], leaves: Sequence[Tensor], seeds: Sequence[np.ndarray]
+    ) -> list[np.ndarray | None]:
         grads = self.m.autograd.grad(
-            [o for o, _ in pairs],
-            wanted,
-            grad_outputs=[self.tensor(np.asarray(c, dtype=self.dtype(o))) for o, c in pairs],
+            list(outputs),
+            list(leaves),
+            grad_outputs=[self.tensor(s) for s in seeds],
             allow_unused=True,
         )
-        by_leaf = iter(grads)
-        return values, [
-            None if not leaf.requires_grad else _maybe(self, next(by_leaf)) for leaf in leaves
-        ]
+        return [_maybe(self, g) for g in grads]
 
     # -- tape level -------------------------------------------------------------------------
     def requires_grad(self, tensor: Tensor) -> bool:

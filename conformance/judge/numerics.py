@@ -16,80 +16,20 @@ from typing import Any
 import numpy as np
 
 from conformance.judge import evidence
+from conformance.spec import ops
+from conformance.spec.ops import OPS, sigmoid
+from conformance.spec.ops import logsigmoid as _logsigmoid
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.tolerances import FD_STEP, Tolerance
 
 
-# -- float64 semantics of the op set (used to keep drawn programs inside every op's domain) -----
-def _logsigmoid(z: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -z)
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _reduce(fn: Callable[..., np.ndarray], a: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
-    dim = p.get("dim")
-    if dim is None:
-        return np.asarray(fn(a))
-    axes = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
-    return np.asarray(fn(a, axis=axes, keepdims=bool(p.get("keepdim", False))))
-
-
-def _bce(args: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
-    z, y = args[0], args[1]
-    extra = dict(zip(p.get("optional", ()), args[2:], strict=True))
-    weight = extra.get("weight", 1.0)
-    pos_weight = extra.get("pos_weight", 1.0)
-    log_weight = (pos_weight - 1.0) * y + 1.0
-    loss = np.broadcast_to(weight * ((1.0 - y) * z - log_weight * _logsigmoid(z)), z.shape)
-    reduction = p.get("reduction", "mean")
-    return loss if reduction == "none" else np.asarray(getattr(np, reduction)(loss))
-
-
+# -- float64 semantics of the op set: the op table's forward (used to keep drawn programs inside
+# every op's domain, and as the engine-independent oracle with the table's VJPs) ---------------
 def numpy_apply(op: str, args: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
     """Op-set semantics in NumPy (PyTorch's meaning; float64 in, float64 or bool out)."""
-    a = args[0]
-    with np.errstate(all="ignore"):
-        unary: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-            "neg": np.negative,
-            "exp": np.exp,
-            "log": np.log,
-            "sigmoid": sigmoid,
-            "tanh": np.tanh,
-            "relu": lambda v: np.maximum(v, 0.0),
-            "abs": np.abs,
-        }
-        if op in unary:
-            return np.asarray(unary[op](a))
-        binary = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
-        if op in binary:
-            return np.asarray(binary[op](a, args[1]))
-        if op == "gt":
-            return np.asarray(np.greater(a, args[1]))
-        if op == "pow":
-            return np.asarray(np.power(a, float(p["exponent"])))
-        if op in ("sum", "mean"):
-            return _reduce(np.sum if op == "sum" else np.mean, a, p)
-        if op == "matmul":
-            return np.asarray(np.matmul(a, args[1]))
-        if op == "transpose":
-            return np.swapaxes(a, p["dim0"], p["dim1"])
-        if op == "reshape":
-            return np.reshape(a, tuple(p["shape"]))
-        if op == "expand":
-            return np.broadcast_to(a, tuple(p["shape"]))
-        if op == "index":
-            return np.asarray(a[np.asarray(p["indices"], dtype=np.int64)])
-        if op == "linear":
-            extra = dict(zip(p.get("optional", ()), args[2:], strict=True))
-            out = np.matmul(a, args[1].T)
-            return np.asarray(out + extra["bias"] if "bias" in extra else out)
-        if op == "bce_with_logits":
-            return _bce(args, p)
-    raise ValueError(f"numpy_apply: unknown op {op!r}")
+    if op not in OPS:
+        raise ValueError(f"numpy_apply: unknown op {op!r}")
+    return ops.forward(op, args, p)
 
 
 # -- comparisons --------------------------------------------------------------------------------
@@ -399,6 +339,30 @@ def evaluate_numpy(program: Program) -> dict[str, np.ndarray]:
     for step in program.steps:
         env[step.name] = numpy_apply(step.op, [env[a] for a in step.args], step.params)
     return env
+
+
+def numpy_vjp(
+    program: Program, cotangents: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Outputs and VJP of a program in float64 NumPy from the op table's VJP rules alone (reverse
+    mode over the steps): the engine-independent oracle. Like `Program.vjp`, gradients only for
+    the inputs that require grad (None for those no output reaches through differentiable ops)."""
+    env = evaluate_numpy(program)
+    grads: dict[str, np.ndarray] = {}
+    for name, cot in zip(program.outputs, cotangents, strict=True):
+        if env[name].dtype.kind == "f":
+            seed = np.broadcast_to(np.asarray(cot, np.float64), env[name].shape)
+            grads[name] = grads[name] + seed if name in grads else seed
+    for step in reversed(program.steps):
+        if step.name not in grads:
+            continue
+        operands = [env[a] for a in step.args]
+        local = ops.vjp(step.op, grads[step.name], operands, step.params)
+        for arg, grad in zip(step.args, local, strict=True):
+            if grad is not None:
+                grads[arg] = grads[arg] + grad if arg in grads else grad
+    outputs = [env[name] for name in program.outputs]
+    return outputs, [grads.get(i.name) if i.differentiable else None for i in program.inputs]
 
 
 def as_float64(program: Program) -> Program:

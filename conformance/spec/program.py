@@ -49,9 +49,15 @@ class Program:
     def __post_init__(self) -> None:
         defined = {i.name for i in self.inputs}
         for step in self.steps:
-            spec = OPS.get(step.op)
-            if spec is None:
+            row = OPS.get(step.op)
+            if row is None:
                 raise ValueError(f"program: unknown op {step.op!r} in step {step.name!r}")
+            takes = row.operands + len(step.params.get("optional", ()))
+            if len(step.args) != takes:
+                raise ValueError(
+                    f"program: step {step.name!r} gives {step.op} {len(step.args)} operands, "
+                    f"it takes {takes}"
+                )
             undefined = [a for a in step.args if a not in defined]
             if undefined:
                 raise ValueError(f"program: step {step.name!r} uses undefined {undefined}")

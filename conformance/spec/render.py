@@ -7,10 +7,12 @@ engines get a script that replays the program through this package's adapter for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from conformance.spec.ops import positional_params
 from conformance.spec.program import Program
 
 TORCH_DIALECTS = {"torch": "import torch", "reference": "import reference_engine as torch"}
@@ -38,34 +40,39 @@ def _float_literal(value: float) -> str:
     return repr(float(value))
 
 
+def _reduction(op: str, a: list[str], p: dict[str, Any]) -> str:
+    if p.get("dim") is None:
+        return f"torch.{op}({a[0]})"
+    dim = tuple(p["dim"]) if isinstance(p["dim"], (list, tuple)) else p["dim"]
+    return f"torch.{op}({a[0]}, dim={dim!r}, keepdim={bool(p.get('keepdim'))})"
+
+
+def _keywords(a: list[str], p: dict[str, Any]) -> str:
+    """The optional operands present, as PyTorch's keyword arguments."""
+    pairs = zip(p.get("optional", ()), a[2:], strict=True)
+    return "".join(f", {name}={arg}" for name, arg in pairs)
+
+
+TORCH_SPELLINGS: dict[str, Callable[[str, list[str], dict[str, Any]], str]] = {
+    "sum": _reduction,
+    "mean": _reduction,
+    "expand": lambda op, a, p: f"{a[0]}.expand({tuple(p['shape'])!r})",
+    "index": lambda op, a, p: f"{a[0]}[torch.tensor({list(p['indices'])!r}, dtype=torch.int64)]",
+    "linear": lambda op, a, p: f"torch.nn.functional.linear({a[0]}, {a[1]}{_keywords(a, p)})",
+    "bce_with_logits": lambda op, a, p: (
+        f"torch.nn.functional.binary_cross_entropy_with_logits({a[0]}, {a[1]}, "
+        f"reduction={p.get('reduction', 'mean')!r}{_keywords(a, p)})"
+    ),
+}
+"""The ops PyTorch spells other than `torch.<name>(*operands, *params)` (the op table's default,
+as for the adapters in conformance/backends/opmap.py)."""
+
+
 def _torch_expr(op: str, a: list[str], p: dict[str, Any]) -> str:
-    optional = ", ".join(f"{k}={v}" for k, v in zip(p.get("optional", ()), a[2:], strict=True))
-    optional = f", {optional}" if optional else ""
-    if op in {"add", "sub", "mul", "div", "matmul", "gt"}:
-        return f"torch.{op}({a[0]}, {a[1]})"
-    if op == "pow":
-        return f"torch.pow({a[0]}, {p['exponent']!r})"
-    if op in {"sum", "mean"}:
-        if p.get("dim") is None:
-            return f"torch.{op}({a[0]})"
-        dim = tuple(p["dim"]) if isinstance(p["dim"], (list, tuple)) else p["dim"]
-        return f"torch.{op}({a[0]}, dim={dim!r}, keepdim={bool(p.get('keepdim'))})"
-    if op == "transpose":
-        return f"torch.transpose({a[0]}, {p['dim0']}, {p['dim1']})"
-    if op == "reshape":
-        return f"torch.reshape({a[0]}, {tuple(p['shape'])!r})"
-    if op == "expand":
-        return f"{a[0]}.expand({tuple(p['shape'])!r})"
-    if op == "index":
-        return f"{a[0]}[torch.tensor({list(p['indices'])!r}, dtype=torch.int64)]"
-    if op == "linear":
-        return f"torch.nn.functional.linear({a[0]}, {a[1]}{optional})"
-    if op == "bce_with_logits":
-        return (
-            f"torch.nn.functional.binary_cross_entropy_with_logits({a[0]}, {a[1]}, "
-            f"reduction={p.get('reduction', 'mean')!r}{optional})"
-        )
-    return f"torch.{op}({a[0]})"
+    if op in TORCH_SPELLINGS:
+        return TORCH_SPELLINGS[op](op, a, p)
+    params = [repr(v) for v in positional_params(op, p)]
+    return f"torch.{op}({', '.join([*a, *params])})"
 
 
 def torch_step_lines(program: Program) -> list[str]:

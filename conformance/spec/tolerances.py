@@ -136,12 +136,28 @@ TABLE: dict[tuple[str, str, str], Tolerance] = {
 ~1e-1|f| at any useful step, so FD there proves nothing."""
 
 
+OP_CLASSES: dict[str, str] = {
+    "exact": "no rounding: the forward moves, negates or selects values (neg, relu, abs, views) "
+    "and the VJP does the same to gradients",
+    "rounded": "one correctly rounded or few-ulp library operation per element (+, *, /, exp, "
+    "log, tanh, ...): a few ulps per op, the per-op budget the entries above assume",
+    "accumulating": "sums of up to 48 terms per element (reductions, matmul, linear, the loss, "
+    "and the VJPs of expand and index): summation order differs between engines",
+}
+"""Each op's tolerance class (its row in conformance.spec.ops): why the entries of TABLE hold
+for it. The entries are sized for the widest class, so today every class reads the same
+entries; a class that needs its own numbers gets entries here, in this table."""
+
+
 def device_kind(device: str) -> str:
     return "cpu" if device.partition(":")[0] == "cpu" else "cuda"
 
 
-def lookup(dtype: str, device: str, check: str) -> Tolerance:
-    """The entry for a comparison; KeyError (naming what is missing) where none is defined."""
+def lookup(dtype: str, device: str, check: str, op_class: str | None = None) -> Tolerance:
+    """The entry for a comparison; KeyError (naming what is missing) where none is defined.
+    `op_class`, where the comparison concerns one op, must be a key of OP_CLASSES."""
+    if op_class is not None and op_class not in OP_CLASSES:
+        raise KeyError(f"no tolerance class {op_class!r}; known: {sorted(OP_CLASSES)}")
     key = (dtype, device_kind(device), check)
     try:
         return TABLE[key]

@@ -17,20 +17,49 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from conformance.backends.opmap import ops_supported, resolve
 from conformance.protocol import Capabilities, EngineMissing
+from conformance.spec.ops import ALL_OPS, expanded_shape
 
-LACKED_OPS = ("exp", "log", "sigmoid", "tanh", "abs", "gt", "linear", "bce_with_logits")
-ELEMENTWISE: dict[str, Callable[..., Any]] = {
-    "neg": lambda v, p: -v,
-    "relu": lambda v, p: v.relu(),
-    "pow": lambda v, p: v ** p["exponent"],
-}
-# On object arrays these call the Values' own operators, broadcasting as PyTorch does.
-BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-    "matmul": np.matmul,
-}  # fmt: skip
-LAYOUT = ("sum", "mean", "transpose", "reshape", "expand", "index")
+
+def _objects(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=object)
+
+
+class MicrogradOps:
+    """The op set on arrays of micrograd Values: the adapter's namespace. Each op is a function
+    of this name called as `MicrogradOps.<op>(*operands, *params)` (the convention of
+    conformance.backends.opmap); binary ops call the Values' own operators through NumPy,
+    broadcasting as PyTorch does. An op of the table missing here is one micrograd lacks."""
+
+    neg = staticmethod(lambda x: _each(lambda v: -v, _objects(x)))
+    relu = staticmethod(lambda x: _each(lambda v: v.relu(), _objects(x)))
+    pow = staticmethod(lambda x, exponent: _each(lambda v: v**exponent, _objects(x)))
+    add = staticmethod(lambda x, y: _objects(np.add(_objects(x), _objects(y))))
+    sub = staticmethod(lambda x, y: _objects(np.subtract(_objects(x), _objects(y))))
+    mul = staticmethod(lambda x, y: _objects(np.multiply(_objects(x), _objects(y))))
+    div = staticmethod(lambda x, y: _objects(np.true_divide(_objects(x), _objects(y))))
+    matmul = staticmethod(lambda x, y: _objects(np.matmul(_objects(x), _objects(y))))
+    transpose = staticmethod(lambda x, dim0, dim1: np.swapaxes(_objects(x), dim0, dim1))
+    reshape = staticmethod(lambda x, shape: np.reshape(_objects(x), shape))
+    index = staticmethod(lambda x, indices: _objects(x)[np.asarray(indices, dtype=np.int64)])
+
+    @staticmethod
+    def sum(x: Any, dim: Any, keepdim: bool) -> np.ndarray:
+        return _objects(np.sum(_objects(x), axis=dim, keepdims=keepdim))
+
+    @staticmethod
+    def mean(x: Any, dim: Any, keepdim: bool) -> np.ndarray:
+        total = MicrogradOps.sum(x, dim, keepdim)
+        count = _objects(x).size // max(total.size, 1)
+        return _each(lambda v: v / count, total)
+
+    @staticmethod
+    def expand(x: Any, shape: Sequence[int]) -> np.ndarray:
+        return np.broadcast_to(_objects(x), expanded_shape(np.shape(x), shape))
+
+
+MAPPED = ops_supported(MicrogradOps)
 
 
 class MicrogradAdapter:
@@ -39,7 +68,7 @@ class MicrogradAdapter:
     capabilities: ClassVar[Capabilities] = Capabilities.functional_only(
         integer_tensors=False,
         dtypes=frozenset({"float64"}),
-        ops=frozenset({*ELEMENTWISE, *BINARY, *LAYOUT}),
+        ops=MAPPED,
         notes={
             "tape": "micrograd has no leaves, requires_grad or grad_fn; backward() fills all .grad",
             "graph": "micrograd's graph (Value._prev) is private and has no accumulate nodes",
@@ -49,7 +78,7 @@ class MicrogradAdapter:
             "requires_grad_toggle": "micrograd has no requires_grad",
             "integer_tensors": "micrograd Values hold Python floats only",
             "dtype:float32": "micrograd Values hold Python floats (float64) only",
-            **{f"op:{op}": f"micrograd has no {op}" for op in LACKED_OPS},
+            **{f"op:{op}": f"micrograd has no {op}" for op in sorted(ALL_OPS - MAPPED)},
         },
     )
 
@@ -60,6 +89,7 @@ class MicrogradAdapter:
             raise EngineMissing("micrograd", "micrograd") from exc
         self.Value = Value
         self.device = device
+        self._ops = resolve(MicrogradOps)
 
     def version(self) -> str:
         return version("micrograd")
@@ -78,27 +108,9 @@ class MicrogradAdapter:
         return _each(lambda v: getattr(v, "data", v), np.asarray(tensor)).astype(np.float64)
 
     def apply(self, op: str, args: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
-        x = np.asarray(args[0], dtype=object)
-        if op in ELEMENTWISE:
-            return _each(lambda v: ELEMENTWISE[op](v, p), x)
-        if op in BINARY:
-            return np.asarray(BINARY[op](x, np.asarray(args[1], dtype=object)), dtype=object)
-        if op in ("sum", "mean"):
-            dim = tuple(p["dim"]) if isinstance(p.get("dim"), (list, tuple)) else p.get("dim")
-            total = np.asarray(np.sum(x, axis=dim, keepdims=bool(p.get("keepdim"))), dtype=object)
-            count = x.size // max(total.size, 1)
-            return total if op == "sum" else _each(lambda v: v / count, total)
-        if op == "transpose":
-            return np.swapaxes(x, p["dim0"], p["dim1"])
-        if op == "reshape":
-            return np.reshape(x, tuple(p["shape"]))
-        if op == "expand":  # PyTorch's -1 keeps a size; new dimensions come first
-            lead = len(p["shape"]) - x.ndim
-            sizes = [x.shape[i - lead] if s == -1 else s for i, s in enumerate(p["shape"])]
-            return np.broadcast_to(x, sizes)
-        if op == "index":
-            return x[np.asarray(p["indices"], dtype=np.int64)]
-        raise NotImplementedError(f"micrograd has no {op!r}: it is not in capabilities.ops")
+        if op not in self._ops:
+            raise NotImplementedError(f"micrograd has no {op!r}: it is not in capabilities.ops")
+        return self._ops[op](args, p)
 
     def vjp(
         self,
