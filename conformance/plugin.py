@@ -1,8 +1,10 @@
-"""The pytest plugin: `pytest --pyargs suites --backend torch:cpu`.
+"""The pytest plugin: `pytest --pyargs suites --conformance-backend torch:cpu`.
 
-Provides the `backend` fixture (the adapter under test) and `reference` (the reference engine's
-adapter), the `requirement` marker, hypothesis profiles, and turns a requirement whose capability
-the backend lacks into "not applicable" (a skip whose reason starts with NOT_APPLICABLE).
+Provides the `backend` fixture (the adapter under test), `reference` (the reference engine's
+adapter) and `counterpart` (the parity suite's other backend), the `requirement` marker,
+hypothesis profiles, and turns a requirement whose capability the backend lacks into "not
+applicable" (a skip whose reason starts with NOT_APPLICABLE). Its options are declared in
+conformance/run/options.py.
 """
 
 from __future__ import annotations
@@ -14,59 +16,16 @@ import pluggy
 import pytest
 
 from conformance.judge import evidence
+from conformance.report import statuses
+from conformance.report.records import TestResult, result_line
+from conformance.run.options import PLUGIN_OPTIONS, add_plugin_options, plugin_value
 from conformance.spec import requirements
 
 NOT_APPLICABLE = "not applicable:"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("autograd-conformance")
-    group.addoption("--backend", default=None, help="backend under test, NAME[:DEVICE]")
-    group.addoption(
-        "--conformance-profile",
-        default=None,
-        choices=("ci", "thorough", "dev"),
-        help="hypothesis profile (default: ci)",
-    )
-    group.addoption("--conformance-seed", type=int, default=None, help="hypothesis seed")
-    group.addoption(
-        "--requirement-fail-fast",
-        action="store_true",
-        help="once a test of a requirement fails, skip that requirement's remaining tests",
-    )
-    group.addoption(
-        "--parity-with",
-        default=None,
-        help="also run the parity suite against this counterpart backend (e.g. torch:cpu)",
-    )
-    group.addoption(
-        "--requirement",
-        action="append",
-        default=[],
-        help="run only the tests of this requirement ID (repeatable)",
-    )
-    group.addoption(
-        "--conformance-results",
-        default=None,
-        help="stream one JSON line per test outcome to this file (used by `conformance run`)",
-    )
-    group.addoption(
-        "--conformance-progress",
-        default=None,
-        help="stream heartbeats (collected tests, test start/end, each example) to this file",
-    )
-    group.addoption(
-        "--conformance-out",
-        default=None,
-        metavar="DIR",
-        help="write the JSON, Markdown, HTML and JUnit reports of this run to DIR",
-    )
-    group.addoption(
-        "--conformance-expect",
-        default=None,
-        metavar="FILE",
-        help="expected-failures manifest (TOML); its opt-outs are not run",
-    )
+    add_plugin_options(parser.getgroup("autograd-conformance").addoption)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from conformance.spec import profiles
 
     profiles.register()
-    profiles.load(config.getoption("--conformance-profile"), config.getoption("--conformance-seed"))
+    profiles.load(plugin_value(config, "profile"), plugin_value(config, "seed"))
     from conformance.run import session
 
     config.pluginmanager.register(session.Recorder(config), "conformance-recorder")
@@ -82,20 +41,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> Any:
-    from conformance.backends.registry import BackendError, load_backend
+    from conformance.run.under_test import adapter_for, backend_spec
 
-    spec = request.config.getoption("--backend") or "reference"
-    try:
-        return load_backend(spec)
-    except BackendError as exc:
-        pytest.exit(str(exc), returncode=2)
+    return adapter_for(request.config, backend_spec(request.config))
 
 
 @pytest.fixture(scope="session")
-def reference() -> Any:
-    from conformance.backends.registry import load_backend
+def reference(request: pytest.FixtureRequest) -> Any:
+    from conformance.backends.registry import DEFAULT_BACKEND, parse_spec
+    from conformance.run.under_test import adapter_for
 
-    return load_backend("reference")
+    return adapter_for(request.config, parse_spec(DEFAULT_BACKEND))
+
+
+@pytest.fixture(scope="session")
+def counterpart(request: pytest.FixtureRequest) -> Any:
+    """The parity suite's counterpart backend (--conformance-parity-with)."""
+    from conformance.run.under_test import adapter_for, counterpart_spec
+
+    spec = counterpart_spec(request.config)
+    if spec is None:
+        pytest.skip("no counterpart backend: give --conformance-parity-with SPEC")
+    return adapter_for(request.config, spec)
 
 
 def _requirement_ids(item: pytest.Item) -> list[str]:
@@ -107,7 +74,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for rid in _requirement_ids(item):
             if rid not in requirements.BY_ID:
                 raise pytest.UsageError(f"{item.nodeid}: unknown requirement id {rid!r}")
-    wanted = set(config.getoption("--requirement"))
+    wanted = set(plugin_value(config, "requirement"))
     if wanted:
         unknown = sorted(wanted - set(requirements.BY_ID))
         if unknown:
@@ -123,11 +90,12 @@ FAILED_REQUIREMENTS = pytest.StashKey[set[str]]()
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """After fixtures are set up: skip as not applicable when the backend lacks a capability."""
-    if item.config.getoption("--requirement-fail-fast"):
+    if plugin_value(item.config, "requirement-fail-fast"):
         failed = item.session.stash.get(FAILED_REQUIREMENTS, set())
         already = sorted(failed & set(_requirement_ids(item)))
         if already:
-            pytest.skip(f"{', '.join(already)} already failed (--requirement-fail-fast)")
+            flag = PLUGIN_OPTIONS["requirement-fail-fast"].plugin_flag
+            pytest.skip(f"{', '.join(already)} already failed ({flag})")
     funcargs = getattr(item, "funcargs", {})
     if "backend" not in funcargs:
         return
@@ -171,38 +139,42 @@ def _count_examples(item: pytest.Item) -> None:
     handle.inner_test = counted
 
 
-def outcome_record(item: pytest.Item, report: pytest.TestReport) -> dict[str, Any]:
+def outcome_record(item: pytest.Item, report: pytest.TestReport) -> TestResult:
     """One test's outcome as the report writers consume it."""
     collected: evidence.Collector | None = item.stash.get(COLLECTED, None)
-    record: dict[str, Any] = {
-        "nodeid": item.nodeid,
-        "requirements": _requirement_ids(item),
-        "status": "passed",
-        "message": None,
-        "duration_s": round(report.duration, 4),
-        "examples": collected.examples if collected else 0,
-        "max_abs_error": collected.max_abs_error if collected else None,
-        "max_rel_error": collected.max_rel_error if collected else None,
-        "tolerance": collected.tolerance if collected else None,
-        "program": None,
-        "check": None,
-    }
+    result = TestResult(
+        nodeid=item.nodeid,
+        requirements=_requirement_ids(item),
+        status=statuses.PASSED,
+        duration_s=round(report.duration, 4),
+        examples=collected.examples if collected else 0,
+        max_abs_error=collected.max_abs_error if collected else None,
+        max_rel_error=collected.max_rel_error if collected else None,
+        tolerance=collected.tolerance if collected else None,
+    )
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
-        record["status"] = "not-applicable" if reason.startswith(NOT_APPLICABLE) else "skipped"
-        record["message"] = reason
+        not_applicable = reason.startswith(NOT_APPLICABLE)
+        result.status = statuses.NOT_APPLICABLE if not_applicable else statuses.SKIPPED
+        result.message = reason
     elif report.failed:
         exc = _representative(item.stash.get(FAILURE, None))
-        record["status"] = (
-            "failed" if report.when == "call" and isinstance(exc, AssertionError) else "error"
-        )
-        record["message"] = _one_line(exc) if exc is not None else str(report.longrepr)[-2000:]
+        result.status = failure_status(report.when, exc)
+        result.message = _one_line(exc) if exc is not None else str(report.longrepr)[-2000:]
         if isinstance(exc, evidence.Nonconformance):
-            record["program"] = exc.program.to_dict() if exc.program else None
-            record["check"] = exc.check
-            record["details"] = exc.details
-    return record
+            result.program = exc.program.to_dict() if exc.program else None
+            result.check = exc.check
+            result.details = exc.details
+    return result
+
+
+def failure_status(when: str, exc: BaseException | None) -> str:
+    """`failed` for a check that failed (an AssertionError, `Nonconformance` included, raised
+    while the test ran): the engine departed from PyTorch, an engine exception inside a check
+    included, since the check turns it into a `Nonconformance`. `error` for anything else: an
+    exception outside the checks, or in a fixture's setup. See conformance.report.statuses."""
+    return statuses.FAILED if when == "call" and isinstance(exc, AssertionError) else statuses.ERROR
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -251,5 +223,5 @@ def pytest_runtest_makereport(
 
     # Attached to the report as plain JSON data, so that it travels with the report from an
     # xdist worker to the controller; conformance.run.session writes it (once, in the controller).
-    record = json.loads(json.dumps(outcome_record(item, report), default=str))
+    record = json.loads(result_line(outcome_record(item, report)))
     report.conformance_record = record  # type: ignore[attr-defined]

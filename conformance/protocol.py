@@ -90,7 +90,9 @@ class Adapter(Protocol):
     """The functional level: every adapter implements these."""
 
     name: ClassVar[str]
-    """Backend name as used in specifiers, e.g. "torch" in "torch:cuda"."""
+    """Backend name as used in specifiers, e.g. "torch" in "torch:cuda". Reports label a backend
+    by how it was named (conformance.backends.registry.backend_label): an adapter given by import
+    path is labelled by that path, whatever its `name`."""
     devices: ClassVar[tuple[str, ...]]
     """Device names the backend knows, default first (e.g. ("cpu", "cuda"))."""
     device: str

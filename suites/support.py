@@ -4,7 +4,7 @@ the flag checks with their reproducers. Everything goes through the adapter prot
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -13,8 +13,18 @@ import pytest
 from hypothesis import assume, settings
 from hypothesis import strategies as st
 
-from conformance.judge.checks import Repro, evaluate_line, flags_line
-from conformance.judge.numerics import as_float64, evaluate_numpy, program_vjp
+from conformance.judge.checks import Repro, evaluate_line, flags_line, vjp_repro
+from conformance.judge.numerics import (
+    DIRECTION_SEED,
+    as_float64,
+    central_differences,
+    compare,
+    directional_derivative,
+    evaluate_numpy,
+    program_vjp,
+    scalarised,
+    unit_direction,
+)
 from conformance.plugin import NOT_APPLICABLE
 from conformance.spec.ops import KINK_OPS, OPS, VIEW_OPS
 from conformance.spec.program import Apply, Program
@@ -301,3 +311,69 @@ def reference_scale(
         allow_unused=True,
     )
     return max([largest] + [float(np.max(np.abs(g), initial=0.0)) for g in grads if g is not None])
+
+
+# -- gradients against central differences of the backend's own forward --------------------------
+FULL_FD_LIMIT = 64
+"""Up to this many input elements, finite differences go element by element; above, the
+directional check runs instead (two forwards per direction instead of two per element)."""
+DIRECTIONS = 3
+
+
+def check_finite_differences(
+    backend: Any,
+    program: Program,
+    cotangents: Sequence[np.ndarray],
+    analytic: Mapping[str, np.ndarray],
+    *,
+    subject: str,
+    label: str,
+) -> None:
+    """Raise a nonconformance unless the VJP `analytic` (by input name, float64 program) matches
+    central finite differences of sum(output * cotangent) through the backend's own forward.
+
+    `subject` names what is differentiated in the failure message; `label` heads the reproducer's
+    assertions. Small inputs are differenced element by element, large ones in DIRECTIONS fixed
+    random directions; a failing direction's reproducer still compares element by element.
+    """
+    names = list(analytic)
+    wrt = [k for k, i in enumerate(program.inputs) if i.name in analytic]
+    values = [i.value for i in program.inputs]
+    grads = [analytic[n] for n in names]
+    f = scalarised(backend, program, cotangents)
+    fd_tol = tolerance(backend, "float64", "finite_difference")
+    if sum(values[k].size for k in wrt) <= FULL_FD_LIMIT:
+        numeric, magnitude = central_differences(f, values, wrt)
+        for name, a, fd in zip(names, grads, numeric, strict=True):
+            comparison = compare(a, fd, fd_tol, scale=max(1.0, magnitude))
+            if not comparison.ok:
+                expected = dict(zip(names, numeric, strict=True))
+                repro = vjp_repro(backend, program, cotangents, expected, fd_tol, label)
+                raise repro.fail(
+                    f"gradient of {name} vs central differences of the backend's forward: "
+                    f"{comparison.describe()}",
+                    program,
+                )
+        return
+    tol = tolerance(backend, "float64", "directional")
+    rng = np.random.default_rng(DIRECTION_SEED)
+    for n in range(DIRECTIONS):
+        u = unit_direction([values[k].shape for k in wrt], rng)
+        result = directional_derivative(f, values, wrt, grads, u)
+        comparison = compare(
+            np.array(result.analytical),
+            np.array(result.numerical),
+            tol,
+            scale=max(1.0, result.magnitude),
+        )
+        if not comparison.ok:
+            # The reproducer compares element by element: slow, but only run on a failure.
+            numeric, _ = central_differences(f, values, wrt)
+            expected = dict(zip(names, numeric, strict=True))
+            repro = vjp_repro(backend, program, cotangents, expected, fd_tol, label)
+            raise repro.fail(
+                f"directional derivative {n} of {subject} (inputs {names}): v^T J u from the "
+                f"VJP is {result.analytical!r}, central differences of the backend's forward "
+                f"give {result.numerical!r} ({comparison.describe()})",
+                program,
+            )

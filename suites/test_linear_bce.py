@@ -11,25 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, vjp_must_not_raise, vjp_repro
-from conformance.judge.numerics import (
-    DIRECTION_SEED,
-    LinearBCE,
-    as_float64,
-    central_differences,
-    compare,
-    directional_derivative,
-    program_vjp,
-    scalarised,
-    sigmoid,
-    unit_direction,
-)
+from conformance.judge.numerics import LinearBCE, as_float64, compare, program_vjp, sigmoid
 from conformance.spec.program import Apply, Input, Program
 from suites.requirement import requirement
 from suites.strategies import linear_bce_cases, values
-from suites.support import draw_cotangent, float_dtypes, tolerance
-
-FULL_FD_LIMIT = 64
-DIRECTIONS = 3
+from suites.support import check_finite_differences, draw_cotangent, float_dtypes, tolerance
 
 
 def _case(data: st.DataObject, backend: Any, **kwargs: Any) -> LinearBCE:
@@ -99,59 +85,11 @@ def test_linear_bce_matches_finite_differences(
     cotangent = _cotangent(data, case)
     with vjp_must_not_raise(backend, program, [cotangent]):
         _, got = program_vjp(backend, program, [cotangent])
-    names = _wrt(program)
-    wrt = [k for k, i in enumerate(program.inputs) if i.name in names]
-    values_ = [i.value for i in program.inputs]
-    f = scalarised(backend, program, [cotangent])
     shapes = {i.name: i.value.shape for i in program.inputs}
-    analytic = [np.zeros(shapes[n]) if got.get(n) is None else np.asarray(got[n]) for n in names]
-    fd_tol = tolerance(backend, "float64", "finite_difference")
-    if sum(values_[k].size for k in wrt) > FULL_FD_LIMIT:
-        tol = tolerance(backend, "float64", "directional")
-        rng = np.random.default_rng(DIRECTION_SEED)
-        for n in range(DIRECTIONS):
-            u = unit_direction([values_[k].shape for k in wrt], rng)
-            result = directional_derivative(f, values_, wrt, analytic, u)
-            comparison = compare(
-                np.array(result.analytical),
-                np.array(result.numerical),
-                tol,
-                scale=max(1.0, result.magnitude),
-            )
-            if not comparison.ok:
-                numeric, _ = central_differences(f, values_, wrt)
-                repro = vjp_repro(
-                    backend,
-                    program,
-                    [cotangent],
-                    dict(zip(names, numeric, strict=True)),
-                    fd_tol,
-                    "vs finite differences:",
-                )
-                raise repro.fail(
-                    f"directional derivative {n} of the loss (inputs {names}): v^T J u from the "
-                    f"VJP is {result.analytical!r}, central differences give "
-                    f"{result.numerical!r} ({comparison.describe()})",
-                    program,
-                )
-        return
-    numeric, magnitude = central_differences(f, values_, wrt)
-    for name, a, fd in zip(names, analytic, numeric, strict=True):
-        comparison = compare(a, fd, fd_tol, scale=max(1.0, magnitude))
-        if not comparison.ok:
-            repro = vjp_repro(
-                backend,
-                program,
-                [cotangent],
-                dict(zip(names, numeric, strict=True)),
-                fd_tol,
-                "vs finite differences:",
-            )
-            raise repro.fail(
-                f"gradient of {name} vs central differences of the backend's forward: "
-                f"{comparison.describe()}",
-                program,
-            )
+    analytic = {n: np.zeros(shapes[n]) if (g := got.get(n)) is None else g for n in _wrt(program)}
+    check_finite_differences(
+        backend, program, [cotangent], analytic, subject="the loss", label="vs finite differences:"
+    )
 
 
 @requirement("BCE-003")

@@ -11,21 +11,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, engine_must_not_raise, vjp_must_not_raise, vjp_repro
-from conformance.judge.numerics import (
-    DIRECTION_SEED,
-    as_float64,
-    central_differences,
-    compare,
-    directional_derivative,
-    evaluate_numpy,
-    program_vjp,
-    scalarised,
-    unit_direction,
-)
+from conformance.judge.numerics import as_float64, compare, evaluate_numpy, program_vjp
 from conformance.spec.program import Program
 from suites.requirement import requirement
 from suites.support import (
     ambiguous_kink,
+    check_finite_differences,
     draw_cotangent,
     draw_program,
     host_env,
@@ -36,11 +27,6 @@ from suites.support import (
     require_op,
     tolerance,
 )
-
-FULL_FD_LIMIT = 64
-"""Up to this many input elements, finite differences go element by element; above, the
-directional check runs instead (two forwards per direction instead of two per element)."""
-DIRECTIONS = 3
 
 
 def _cotangents(data: st.DataObject, program: Program) -> list[np.ndarray]:
@@ -153,65 +139,12 @@ def test_random_graph_gradients_match_finite_differences(
         env = host_env(backend, program)
         _, got = program_vjp(backend, program, cotangents)
     assume(not near_kink(program, env))
-    wrt = [k for k, i in enumerate(program.inputs) if i.name in names]
-    values = [i.value for i in program.inputs]
-    f = scalarised(backend, program, cotangents)
-    analytic = [_zeros_if_none(got.get(n), program, n) for n in names]
-    if sum(values[k].size for k in wrt) <= FULL_FD_LIMIT:
-        tol = tolerance(backend, "float64", "finite_difference")
-        numeric, magnitude = central_differences(f, values, wrt)
-        for name, a, n in zip(names, analytic, numeric, strict=True):
-            comparison = compare(a, n, tol, scale=max(1.0, magnitude))
-            if not comparison.ok:
-                expected = dict(zip(names, numeric, strict=True))
-                repro = vjp_repro(
-                    backend, program, cotangents, expected, tol, "gradient vs finite differences of"
-                )
-                raise repro.fail(
-                    f"gradient of {name} vs central differences of the backend's forward: "
-                    f"{comparison.describe()}",
-                    program,
-                )
-        return
-    _directional(backend, program, cotangents, names, wrt, values, analytic, f)
-
-
-def _directional(
-    backend: Any,
-    program: Program,
-    cotangents: list[np.ndarray],
-    names: list[str],
-    wrt: list[int],
-    values: list[np.ndarray],
-    analytic: list[Any],
-    f: Any,
-) -> None:
-    tol = tolerance(backend, "float64", "directional")
-    rng = np.random.default_rng(DIRECTION_SEED)
-    for n in range(DIRECTIONS):
-        u = unit_direction([values[k].shape for k in wrt], rng)
-        result = directional_derivative(f, values, wrt, analytic, u)
-        comparison = compare(
-            np.array(result.analytical),
-            np.array(result.numerical),
-            tol,
-            scale=max(1.0, result.magnitude),
-        )
-        if not comparison.ok:
-            # The reproducer compares element by element: slow, but only run on a failure.
-            numeric, _ = central_differences(f, values, wrt)
-            expected = dict(zip(names, numeric, strict=True))
-            repro = vjp_repro(
-                backend,
-                program,
-                cotangents,
-                expected,
-                tolerance(backend, "float64", "finite_difference"),
-                "gradient vs finite differences of",
-            )
-            raise repro.fail(
-                f"directional derivative {n} (inputs {names}): v^T J u from the VJP is "
-                f"{result.analytical!r}, central differences of the forward give "
-                f"{result.numerical!r} ({comparison.describe()})",
-                program,
-            )
+    analytic = {n: _zeros_if_none(got.get(n), program, n) for n in names}
+    check_finite_differences(
+        backend,
+        program,
+        cotangents,
+        analytic,
+        subject="sum(output * cotangent)",
+        label="gradient vs finite differences of",
+    )

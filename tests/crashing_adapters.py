@@ -1,9 +1,10 @@
 """Deliberately broken backends for the runner's tests, loaded as `tests.crashing_adapters:Name`.
 
 Each is the reference adapter with one way of dying: a native abort, a segfault, an endless loop,
-an engine that raises while being imported, and one plain wrong gradient (a nonconformance, not a
-crash). They break only in gradient computations, so tests that only run ops still pass first:
-the runner must keep those results when the worker dies.
+an abort while the adapter is constructed, an engine that raises while being imported, and one
+plain wrong gradient (a nonconformance, not a crash). Most break only in gradient computations,
+so tests that only run ops still pass first: the runner must keep those results when the worker
+dies.
 
 Also here: the fake requirements of tests/fake_suite.py, a tiny suite the runner tests run so that
 they do not depend on (or wait for) the real suites.
@@ -42,6 +43,23 @@ class HangingAdapter(ReferenceAdapter):
     def vjp(self, *args: Any, **kwargs: Any) -> Any:
         while True:
             pass
+
+
+class ConstructorAbortingAdapter(ReferenceAdapter):
+    """A native engine that aborts while starting up: loading it kills the process."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        os.abort()
+
+
+class CountedAdapter(ReferenceAdapter):
+    """The reference, noting each construction (its process id, one line) in the file named by
+    $CONFORMANCE_TEST_CONSTRUCTIONS: how many times a run builds an adapter, and where."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        with open(os.environ["CONFORMANCE_TEST_CONSTRUCTIONS"], "a") as log:
+            log.write(f"{os.getpid()}\n")
+        super().__init__(device)
 
 
 class ImportRaisingAdapter(ReferenceAdapter):

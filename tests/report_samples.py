@@ -1,4 +1,7 @@
-"""Reports built from hand-written test records, without running a worker (fast report tests)."""
+"""Reports built from hand-written test records, without running a worker (fast report tests).
+
+A record is a test result's JSON form, as the plugin streams it; `sample_backend_report` gives
+the typed report, `sample_report` its JSON form (what a reader of the JSON file sees)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from conformance.judge.manifest import Manifest
-from conformance.report import RunInfo, build_report
+from conformance.report import BackendReport, RunInfo, TestResult, build_report
+from conformance.report.records import Crash, jsonable
 from conformance.spec.program import Apply, Input, Program
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
@@ -87,7 +91,20 @@ def run_info(label: str = "torch:cpu", **fields: Any) -> RunInfo:
         "suite": {"name": "autograd-conformance", "version": "0.1.0", "git_commit": None},
         "environment": {"python": "3.11.7", "numpy": "2.0", "os": "Linux", "cpu": "x86_64"},
     }
+    if fields.get("crash") is not None:
+        fields["crash"] = Crash.from_dict(fields["crash"])
     return RunInfo(**{**base, **fields})
+
+
+def sample_backend_report(
+    records: list[dict[str, Any]] | None = None,
+    manifest: Manifest | None = None,
+    collected: list[dict[str, Any]] | None = None,
+    **run_fields: Any,
+) -> BackendReport:
+    records = sample_records() if records is None else records
+    results = [TestResult.from_dict(r) for r in records]
+    return build_report(run_info(**run_fields), results, collected, META, manifest)
 
 
 def sample_report(
@@ -96,5 +113,6 @@ def sample_report(
     collected: list[dict[str, Any]] | None = None,
     **run_fields: Any,
 ) -> dict[str, Any]:
-    records = sample_records() if records is None else records
-    return build_report(run_info(**run_fields), records, collected, META, manifest)
+    report = sample_backend_report(records, manifest, collected, **run_fields)
+    data: dict[str, Any] = jsonable(report.to_dict())
+    return data

@@ -3,9 +3,12 @@ of bad input (one line on stderr, exit code 2, nothing written)."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from conformance.report import load_report, write_reports
+from conformance.report import load_report
+from conformance.report.publish import publish
 from conformance.run.cli import main
 from conformance.spec.requirements import REQUIREMENTS
 from tests.crashing_adapters import use_fake_catalogue
-from tests.report_samples import sample_report
+from tests.report_samples import sample_backend_report
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANT = "tests.mutants.catalogue:IsLeafFromRequiresGrad"
@@ -50,6 +54,59 @@ def test_help_documents_the_exit_codes() -> None:
                  "2  usage or input error", "3  a backend crashed or hung"):  # fmt: skip
         assert line in done.stdout
     assert "run" in done.stdout and "repro" in done.stdout
+
+
+# -- one table of options ----------------------------------------------------------------------
+def test_cli_and_plugin_options_come_from_one_table() -> None:
+    from conformance.run.cli import build_parser
+    from conformance.run.options import CLI_OPTIONS, OPTIONS, PLUGIN_OPTIONS, RunOptions
+
+    commands = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    run_parser = commands[0].choices["run"]
+    flags = {flag for action in run_parser._actions for flag in action.option_strings}
+    assert flags == {"-h", "--help"} | {o.cli_flag for o in CLI_OPTIONS}
+    assert {f.name for f in dataclasses.fields(RunOptions)} == {o.dest for o in CLI_OPTIONS} | {
+        "progress",
+        "output",
+    }
+    assert {o.plugin_flag for o in PLUGIN_OPTIONS.values()} == {
+        f"--conformance-{o.name}" for o in OPTIONS if o.plugin
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    group = done.stdout.partition("autograd-conformance:")[2].partition("\n\n")[0]
+    shown = set(re.findall(r"^\s+(--[\w-]+)", group, re.MULTILINE))
+    assert shown == {o.plugin_flag for o in PLUGIN_OPTIONS.values()}, group
+
+
+def test_the_worker_gets_the_runs_options_by_the_same_table(tmp_path: Path) -> None:
+    from conformance.backends.registry import BackendSpec, parse_spec
+    from conformance.run.options import RunOptions
+    from conformance.run.worker import worker_command
+
+    backend = parse_spec("torch:cpu")
+    options = RunOptions(
+        [backend, parse_spec("reference")], profile="dev", seed=7, requirements=["A-1", "B-2"],
+        requirement_fail_fast=True, expect=Path("expect.toml"), parity_with=parse_spec("reference"),
+        workers=2, suite=["tests/fake_suite.py"],
+    )  # fmt: skip
+    command = worker_command(backend, options, tmp_path / "r.jsonl", tmp_path / "p.jsonl")
+
+    def values(flag: str) -> list[str]:
+        return [command[n + 1] for n, arg in enumerate(command) if arg == flag]
+
+    assert [BackendSpec.from_json(v) for v in values("--conformance-backend")] == [backend]
+    assert values("--conformance-profile") == ["dev"] and values("--conformance-seed") == ["7"]
+    assert values("--conformance-requirement") == ["A-1", "B-2"]
+    assert "--conformance-requirement-fail-fast" in command
+    assert values("--conformance-expect") == [str(Path("expect.toml").resolve())]
+    assert BackendSpec.from_json(values("--conformance-parity-with")[0]).engine == "reference"
+    assert values("-n") == ["2"] and values("--conformance-results") == [str(tmp_path / "r.jsonl")]
+    # Every option for the plugin has its prefix; the rest are pytest's own.
+    others = {arg for arg in command if arg.startswith("--") and "conformance" not in arg}
+    assert others <= {"--color=no", "--pyargs"}, others
 
 
 def test_list_shows_backends_devices_and_requirements(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +196,7 @@ def test_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.fixture
 def reports(tmp_path: Path) -> dict[str, Path]:
-    good = write_reports(sample_report(label="reference:cpu"), tmp_path)[-1]
+    good = publish(sample_backend_report(label="reference:cpu"), tmp_path, ["json"])[0]
     other = tmp_path / "v2.json"
     other.write_text(json.dumps({**json.loads(good.read_text()), "schema_version": 2}))
     corrupt = tmp_path / "corrupt.json"
@@ -203,7 +260,7 @@ def test_run_writes_every_report_and_exits_1_for_the_mutant(cpu_run: dict[str, A
     assert done.returncode == 1, done.stdout + done.stderr
     stems = ["reference-cpu", "torch-cpu", "tests.mutants.catalogue.IsLeafFromRequiresGrad-cpu"]
     expected = {f"{s}{suffix}" for s in stems for suffix in (".json", ".md", ".html", ".junit.xml")}
-    assert {p.name for p in out.iterdir()} == expected | {"index.html", "matrix.md"}
+    assert {p.name for p in out.iterdir()} == expected | {"index.html", "matrix.md", "style.css"}
     for stem, conforms in zip(stems, (True, True, False), strict=True):
         report = load_report(out / f"{stem}.json")
         assert report["complete"] is True

@@ -259,7 +259,8 @@ def test_docs_run_command_runs_the_suites_on_the_minimal_example(tmp_path: Path)
     docs_example(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "suites", "-q", "-p", "no:cacheprovider"]
-        + ["--backend", "tiny_micrograd:TinyMicrograd", "--conformance-profile", "dev", "-rs"],
+        + ["--conformance-backend", "tiny_micrograd:TinyMicrograd"]
+        + ["--conformance-profile", "dev", "-rs"],
         capture_output=True,
         text=True,
         timeout=300,

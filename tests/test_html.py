@@ -1,5 +1,6 @@
-"""The HTML reports: one static file with no network access, rendered in a real headless Chromium
-(Debian's `chromium` package; `tox -e html` runs this module, CI installs the package).
+"""The HTML reports: static pages with no network access that share one stylesheet, rendered in a
+real headless Chromium (Debian's `chromium` package; `tox -e html` runs this module, CI installs
+the package).
 
 Set CONFORMANCE_SCREENSHOTS=DIR to keep the screenshots for a look.
 """
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report import write_reports
-from conformance.report.matrix import write_matrix
-from tests.report_samples import sample_records, sample_report
+from conformance.report.publish import publish
+from tests.report_samples import sample_backend_report, sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "reports"
@@ -55,15 +55,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "log_tail": 'Fatal Python error: Aborted\n  File "adapter.py", line 3 in vjp',
     }
     reports = [
-        sample_report(passing, label="reference:cpu"),
-        sample_report(label="torch:cpu"),
-        sample_report(sample_records()[:1], label="mygrad:cpu", crash=crash),
+        sample_backend_report(passing, label="reference:cpu"),
+        sample_backend_report(label="torch:cpu"),
+        sample_backend_report(sample_records()[:1], label="mygrad:cpu", crash=crash),
     ]
-    loaded = []
-    for report in reports:
-        paths = write_reports(report, out)
-        loaded.append((paths[-1], report))
-    write_matrix(loaded, out)
+    publish(reports, out)
     return {
         "passing": out / "reference-cpu.html",
         "failing": out / "torch-cpu.html",
@@ -100,25 +96,36 @@ def render(page: Path, tmp_path: Path) -> tuple[str, str, Path]:
 
 # -- static properties -----------------------------------------------------------------------
 @pytest.mark.parametrize("which", ["passing", "failing", "crashed", "matrix"])
-def test_one_static_file_without_network_or_script(pages: dict[str, Path], which: str) -> None:
+def test_static_pages_without_network_or_script(pages: dict[str, Path], which: str) -> None:
     html = pages[which].read_text()
     assert html.startswith("<!doctype html>")
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
-    assert "<style>" in html and "<link" not in html and "<script" not in html.lower()
+    assert "<script" not in html.lower()
     assert not re.search(r"""\b(src|href)=["']?(https?:)?//""", html), "fetches something"
     assert not re.search(r"url\(", html), "CSS that loads something"
+
+
+@pytest.mark.parametrize("which", ["passing", "failing", "crashed", "matrix"])
+def test_pages_share_one_stylesheet(pages: dict[str, Path], which: str) -> None:
+    """The CSS is in style.css next to the pages, once, not repeated in each page."""
+    html = pages[which].read_text()
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="stylesheet" href="style.css">']
+    assert "<style" not in html
+    stylesheet = (pages[which].parent / "style.css").read_text()
+    assert ".verdict" in stylesheet and not re.search(r"url\(|@import", stylesheet)
 
 
 def test_failures_expand_with_details(pages: dict[str, Path]) -> None:
     html = pages["failing"].read_text()
     assert "Does not conform: 1 of 3 applicable requirements fail" in html
-    failure = re.search(r'<details class="failure".*?</details></div></details>', html, re.S)
+    failure = re.search(r'<details class="failure".*?</div></details>', html, re.S)
     assert failure is not None
     text = failure.group(0)
     assert "FAKE-002" in text
     assert "gradient [2.0] differs from the reference [1.0]" in text
     assert "Standalone reproducer" in text and "import torch" in text
-    assert "Counterexample program (JSON)" in text
+    # The reproducer shows the counterexample as code; the JSON form is in the JSON report.
+    assert "x = torch.tensor([0.5, -1.25], dtype=torch.float64, requires_grad=True)" in text
 
 
 def test_incomplete_report_says_so_first(pages: dict[str, Path]) -> None:
@@ -167,3 +174,20 @@ def test_published_reports_render(tmp_path: Path) -> None:
         dom, console, _ = render(page, tmp_path)
         assert console == "", f"{page.name}: {console}"
         assert "autograd-conformance" in dom or "Conformance matrix" in dom
+
+
+@needs_chromium
+def test_the_shared_stylesheet_applies_under_the_pages_policy(
+    pages: dict[str, Path], tmp_path: Path
+) -> None:
+    """The page's Content-Security-Policy lets its linked style.css in: without the file next to
+    it, the same page renders differently."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    alone = bare / pages["failing"].name
+    alone.write_text(pages["failing"].read_text())
+    _, console, shot = render(pages["failing"], tmp_path / "styled")
+    assert console == ""
+    styled = shot.read_bytes()  # before the next render (CONFORMANCE_SCREENSHOTS: same file)
+    _, _, unstyled = render(alone, tmp_path / "unstyled")
+    assert styled != unstyled.read_bytes()

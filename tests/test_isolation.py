@@ -80,3 +80,21 @@ def test_reference_engine_imports_only_numpy_and_the_standard_library() -> None:
     # numpy.random's Cython extensions register these runtime shims; they are not packages.
     cython_shims = {m for m in modules["new"] if m.startswith("_cython_") or m == "cython_runtime"}
     assert sorted(set(modules["new"]) - allowed - cython_shims) == []
+
+
+def test_listing_backends_imports_no_adapter_in_this_process() -> None:
+    """`conformance list` loads every installed adapter, each in its own probe subprocess: the
+    process that lists them imports none (an adapter that aborts cannot take it down)."""
+    modules = imported_after(
+        """
+        import contextlib, io
+        from conformance.run.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as listing:
+            assert main(["list"]) == 0
+        assert "reference  installed; devices: cpu" in listing.getvalue(), listing.getvalue()
+        adapters = [m for m in sys.modules if m.startswith("conformance.backends.")]
+        assert adapters == ["conformance.backends.registry"], adapters
+        """
+    )
+    assert [m for m in OPTIONAL_ENGINES if m in modules["all"]] == []
+    assert "reference_engine" not in modules["all"]

@@ -3,7 +3,8 @@
 Every mutant (tests/mutants/catalogue.py) is run through the suites under the `ci` profile in a
 subprocess, restricted to its `flagged_by` requirements, exactly as a user would run them:
 
-    python -m pytest --pyargs suites --backend tests.mutants.catalogue:X --requirement ID ...
+    python -m pytest --pyargs suites --conformance-backend tests.mutants.catalogue:X \
+        --conformance-requirement ID ...
 
 and each named requirement must come out *failed* (an AssertionError from a check, with a
 message or a counterexample program), never passed, skipped or errored. The unmutated

@@ -50,7 +50,8 @@ def _run(backend: str, counterpart: str, tmp_path: Path) -> dict[str, str]:
     results = tmp_path / f"{abs(hash((backend, counterpart)))}.jsonl"
     command = [
         sys.executable, "-m", "pytest", "--pyargs", "suites.parity", "-q", "-p", "no:cacheprovider",
-        "--backend", backend, "--parity-with", counterpart, "--conformance-results", str(results),
+        "--conformance-backend", backend, "--conformance-parity-with", counterpart,
+        "--conformance-results", str(results),
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -86,7 +87,8 @@ def test_parity_is_not_collected_without_counterpart(tmp_path: Path) -> None:
     results = tmp_path / "plain.jsonl"
     subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "suites.parity", "-q",
-         "-p", "no:cacheprovider", "--backend", "reference", "--conformance-results", str(results)],
+         "-p", "no:cacheprovider", "--conformance-backend", "reference",
+         "--conformance-results", str(results)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     lines = results.read_text().splitlines() if results.exists() else []

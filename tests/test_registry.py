@@ -79,10 +79,27 @@ def test_label_is_the_name_with_the_device_when_one_is_given() -> None:
     assert parse_spec("pkg.adapter:MyAdapter:cpu").label == "pkg.adapter:MyAdapter:cpu"
 
 
+def test_an_import_path_adapter_is_labelled_by_its_path_not_its_declared_name() -> None:
+    spec = registry.with_device(parse_spec("tests.crashing_adapters:DoubledGradientAdapter"))
+    assert load_backend(spec).name == "reference"  # what the class declares
+    assert spec.label == "tests.crashing_adapters:DoubledGradientAdapter:cpu"
+
+
+def test_a_spec_crosses_a_process_boundary_whole() -> None:
+    for text in ("torch", "torch:cuda:1", "pkg.adapter:MyAdapter:cpu"):
+        spec = parse_spec(text)
+        assert BackendSpec.from_json(spec.to_json()) == spec
+        assert registry.spec_argument(spec.to_json()) == spec
+    # Taken as it is: not looked up again among the known backends.
+    foreign = BackendSpec("gone", "cpu", "gone.adapter:Gone")
+    assert registry.spec_argument(foreign.to_json()) == foreign
+
+
 def test_bare_name_loads_the_default_device() -> None:
-    adapter = load_backend("torch")
+    spec = registry.with_device(parse_spec("torch"))
+    assert spec == BackendSpec("torch", "cpu", BUILTINS["torch"].target)
+    adapter = load_backend(spec)
     assert (adapter.name, adapter.device) == ("torch", "cpu")
-    assert registry.canonical_label(adapter) == "torch:cpu"
 
 
 def test_import_path_without_a_class_is_refused() -> None:
@@ -173,10 +190,21 @@ def test_unknown_devices_are_refused(spec: str, expected: str) -> None:
     assert expected in one_line_error(spec)
 
 
-def test_installed_labels_list_cuda_only_where_it_exists() -> None:
-    labels = registry.installed_labels()
-    assert "torch:cpu" in labels
-    assert ("torch:cuda" in labels) == torch.cuda.is_available()
+def test_installed_engines_are_found_without_importing_them() -> None:
+    engines = {spec.engine: spec for spec in registry.installed_engines()}
+    assert engines["torch"] == BackendSpec("torch", None, BUILTINS["torch"].target)
+    for name, builtin in BUILTINS.items():
+        assert (name in engines) == (importlib.util.find_spec(builtin.engine_module) is not None)
+
+
+def test_probes_list_cuda_only_where_it_exists() -> None:
+    from conformance.run.probe import probe_backends
+
+    probes = probe_backends([parse_spec("torch")], 300, Path.cwd(), every_device=True)
+    assert [p.label for p in probes] == ["torch:cpu", "torch:cuda"]
+    assert probes[0].info is not None and probes[0].info["label"] == "torch:cpu"
+    assert (probes[1].info is not None) == torch.cuda.is_available()
+    assert (probes[1].unavailable is not None) != torch.cuda.is_available()
 
 
 # -- adapters that do not conform ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import subprocess
@@ -13,15 +14,30 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import UsageError
-from conformance.report import load_report, schema_errors, write_reports
+from conformance.report import (
+    BackendReport,
+    TestResult,
+    load_report,
+    read_report,
+    schema,
+    schema_errors,
+)
 from conformance.report.diff import diff_reports, render_diff
 from conformance.report.files import atomic_write_text
 from conformance.report.junit import render_junit
 from conformance.report.markdown import cell, render_markdown
 from conformance.report.matrix import render_matrix_markdown, write_matrix
+from conformance.report.publish import READER_FORMATS, directory_reports, publish
+from conformance.report.records import result_line
 from conformance.report.repro import find_reproducer
-from conformance.report.statuses import worst
-from tests.report_samples import PROGRAM, record, sample_records, sample_report
+from conformance.report.statuses import DEFINITIONS, STATUSES, docs_table, worst
+from tests.report_samples import (
+    PROGRAM,
+    record,
+    sample_backend_report,
+    sample_records,
+    sample_report,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +136,7 @@ def test_crashed_run_keeps_results_and_names_the_crash() -> None:
         in_flight={"suite.py::test_gradients": 3},
     )
     assert report["complete"] is False
-    assert report["crash"] == crash
+    assert {k: v for k, v in report["crash"].items() if v is not None} == crash
     reqs = by_id(report)
     assert reqs["FAKE-001"]["status"] == "passed"
     assert reqs["FAKE-002"]["status"] == "error"
@@ -160,9 +176,10 @@ def test_written_report_reads_back_and_non_finite_errors_survive(tmp_path: Path)
     records = sample_records()
     records[1]["max_abs_error"] = float("inf")
     records[1]["max_rel_error"] = float("nan")
-    paths = write_reports(sample_report(records), tmp_path)
+    paths = publish(sample_backend_report(records), tmp_path)
     assert [p.name for p in paths] == [
         "torch-cpu.md", "torch-cpu.html", "torch-cpu.junit.xml", "torch-cpu.json",
+        "matrix.md", "index.html", "style.css",
     ]  # fmt: skip
     text = (tmp_path / "torch-cpu.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
@@ -207,7 +224,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
 
 # -- renderings ------------------------------------------------------------------------------------
 def test_markdown_fits_a_step_summary() -> None:
-    report = sample_report()
+    report = sample_backend_report()
     md = render_markdown(report, "torch-cpu.json")
     assert md.startswith("## ❌ autograd-conformance: `torch:cpu`")
     assert "Does not conform: 1 of 3 applicable requirements fail" in md
@@ -223,7 +240,7 @@ def test_markdown_cells_escape_pipes_and_newlines() -> None:
 
 
 def test_junit_lists_requirements_and_never_counts_xfail_or_na_as_passed() -> None:
-    root = ET.fromstring(render_junit(sample_report()))
+    root = ET.fromstring(render_junit(sample_backend_report()))
     assert root.tag == "testsuite"
     assert root.get("tests") == "4"
     assert root.get("failures") == "1"
@@ -237,18 +254,18 @@ def test_junit_lists_requirements_and_never_counts_xfail_or_na_as_passed() -> No
 
 def test_junit_of_a_crash_has_an_error_case_and_survives_control_characters() -> None:
     crash = {"kind": "signal", "phase": "run", "message": "crashed \x1b[31m", "log_tail": "\x00x"}
-    root = ET.fromstring(render_junit(sample_report(crash=crash)))
+    root = ET.fromstring(render_junit(sample_backend_report(crash=crash)))
     errors = [c for c in root.iter("testcase") if c.find("error") is not None]
     assert [c.get("name") for c in errors] == ["backend run"]
     assert root.get("errors") == "1"
 
 
 def test_matrix_markdown_has_requirements_by_backend_with_errors(tmp_path: Path) -> None:
-    one = sample_report(label="reference:cpu")
-    two = sample_report(label="torch:cpu")
-    write_reports(one, tmp_path)
-    write_reports(two, tmp_path)
-    loaded = [(tmp_path / f"{n}.json", load_report(tmp_path / f"{n}.json"))
+    one = sample_backend_report(label="reference:cpu")
+    two = sample_backend_report(label="torch:cpu")
+    publish(one, tmp_path)
+    publish(two, tmp_path)
+    loaded = [(tmp_path / f"{n}.json", read_report(tmp_path / f"{n}.json"))
               for n in ("reference-cpu", "torch-cpu")]  # fmt: skip
     md = render_matrix_markdown(loaded, tmp_path)
     links = "[reference:cpu](reference-cpu.html) | [torch:cpu](torch-cpu.html)"
@@ -257,7 +274,7 @@ def test_matrix_markdown_has_requirements_by_backend_with_errors(tmp_path: Path)
     assert f"| FAKE-001 | Forward values match the reference | {cells} |" in md
     assert "| FAKE-003 | Half precision gradients | ➖ not applicable | ➖ not applicable |" in md
     paths = write_matrix(loaded, tmp_path / "matrix")
-    assert [p.name for p in paths] == ["matrix.md", "index.html"]
+    assert [p.name for p in paths] == ["matrix.md", "index.html", "style.css"]
     assert "../torch-cpu.html" in paths[1].read_text()
 
 
@@ -268,13 +285,14 @@ def test_diff_finds_regressions_fixes_and_changes() -> None:
     reqs["FAKE-001"]["status"] = "failed"  # passed -> failed
     reqs["FAKE-002"]["status"] = "passed"  # failed -> passed
     reqs["FAKE-003"]["status"] = "skipped"  # n/a -> skipped
-    result = diff_reports(old, new)
+    result = diff_reports(BackendReport.from_dict(old), BackendReport.from_dict(new))
     assert result.regressions == [("FAKE-001", "passed", "failed")]
     assert result.fixes == [("FAKE-002", "failed", "passed")]
     assert result.changes == [("FAKE-003", "not-applicable", "skipped")]
     text = render_diff(result)
     assert "regressions: 1\n  FAKE-001: passed -> failed" in text
-    assert diff_reports(old, old).regressions == []
+    same = BackendReport.from_dict(old)
+    assert diff_reports(same, same).regressions == []
 
 
 def test_diff_counts_a_newly_failing_requirement_and_passed_to_xfail() -> None:
@@ -282,14 +300,15 @@ def test_diff_counts_a_newly_failing_requirement_and_passed_to_xfail() -> None:
     new = copy.deepcopy(old)
     new["requirements"].append({**by_id(new)["FAKE-002"], "id": "FAKE-009"})
     by_id(new)["FAKE-001"]["status"] = "xfail"
-    assert diff_reports(old, new).regressions == [
+    regressions = diff_reports(BackendReport.from_dict(old), BackendReport.from_dict(new))
+    assert regressions.regressions == [
         ("FAKE-001", "passed", "xfail"),
         ("FAKE-009", "absent", "failed"),
     ]
 
 
 def test_repro_by_requirement_and_by_test_id() -> None:
-    report = sample_report()
+    report = sample_backend_report()
     source, others = find_reproducer(report, "FAKE-002")
     assert source.startswith("import torch") and others == []
     assert find_reproducer(report, "suite.py::test_gradients")[0] == source
@@ -337,3 +356,132 @@ def test_published_reports_match_the_schema_and_the_catalogue() -> None:
     assert (ROOT / "reports" / "index.html").exists()
     for label in labels:
         assert f"[{label}]" in matrix, f"matrix.md does not list {label}"
+
+
+# -- statuses: one definition ----------------------------------------------------------------------
+def test_statuses_are_defined_once_for_the_schema_and_the_docs() -> None:
+    """The schema's status enum and the tables in the docs are the definitions in statuses.py
+    (`python -m conformance.report.docs docs/adapters.md docs/cli.md` rewrites the tables)."""
+    assert schema()["$defs"]["status"]["enum"] == list(STATUSES)
+    assert schema()["$defs"]["counts"]["required"] == list(STATUSES)
+    table = docs_table()
+    for doc in ("docs/adapters.md", "docs/cli.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        assert f"-->\n{table}\n<!--" in text, f"{doc}: statuses table is stale"
+    assert {s.name for s in DEFINITIONS if s.failing} == {"failed", "error"}
+    assert {s.name for s in DEFINITIONS if s.passing} == {"passed", "xpass"}
+
+
+def test_an_engine_raising_inside_a_check_is_failed_and_outside_is_error() -> None:
+    """The rule the status table states: an engine exception a check catches is a demonstrated
+    nonconformance (`failed`, with a reproducer); any other exception reaches no verdict."""
+    from conformance.backends.registry import load_backend
+    from conformance.judge.checks import Repro, engine_must_not_raise
+    from conformance.judge.evidence import Nonconformance
+    from conformance.plugin import _representative, failure_status
+
+    repro = Repro(load_backend("reference"))
+    with pytest.raises(Nonconformance) as caught, engine_must_not_raise("the VJP", repro, PROGRAM):
+        raise RuntimeError("engine bug")
+    assert "raised RuntimeError: engine bug (PyTorch raises nothing here)" in str(caught.value)
+    assert failure_status("call", caught.value) == "failed"
+    assert failure_status("call", AssertionError("x")) == "failed"
+    assert failure_status("call", RuntimeError("engine bug")) == "error"
+    assert failure_status("setup", AssertionError("in a fixture")) == "error"
+    # hypothesis reports several distinct failures as a group: the nonconformance speaks for it
+    group = _Group(RuntimeError("crash"), caught.value)
+    assert failure_status("call", _representative(group)) == "failed"
+    assert failure_status("call", _representative(_Group(KeyError(), OSError()))) == "error"
+
+
+class _Group(Exception):
+    """An exception group as hypothesis raises it (ExceptionGroup is Python 3.11+)."""
+
+    def __init__(self, *exceptions: BaseException) -> None:
+        super().__init__("several failures")
+        self.exceptions = exceptions
+
+
+# -- typed records ---------------------------------------------------------------------------------
+def test_a_test_result_round_trips_through_its_stream_line() -> None:
+    result = TestResult.from_dict(sample_records()[1])
+    result.max_rel_error = float("inf")
+    back = TestResult.from_dict(json.loads(result_line(result)))
+    assert back == result
+    odd = TestResult.from_dict(record("t::a", "FAKE-001", "sort-of", message="m"))
+    assert (odd.status, odd.message) == ("error", "unknown status 'sort-of': m")
+
+
+def test_a_report_reads_back_as_the_same_record(tmp_path: Path) -> None:
+    report = sample_backend_report()
+    publish(report, tmp_path)
+    back = read_report(tmp_path / "torch-cpu.json")
+    assert render_markdown(back, "x.json") == render_markdown(report, "x.json")
+    assert render_junit(back) == render_junit(report)
+    assert back.to_dict()["requirements"] == report.to_dict()["requirements"]
+
+
+def test_report_tests_leave_the_evidence_to_the_failures() -> None:
+    data = sample_report()
+    failed = next(t for t in data["tests"] if t["status"] == "failed")
+    assert "program" not in failed and "check" not in failed
+    failure = by_id(data)["FAKE-002"]["failures"][0]
+    assert failure["program"] == PROGRAM.to_dict() and failure["check"]
+
+
+# -- publish ---------------------------------------------------------------------------------------
+def test_publish_for_readers_links_one_stylesheet_and_leaves_out_junit(tmp_path: Path) -> None:
+    paths = publish(
+        [sample_backend_report(label="torch:cpu"), sample_backend_report(label="mygrad:cpu")],
+        tmp_path,
+        READER_FORMATS,
+    )
+    assert not list(tmp_path.glob("*.junit.xml"))
+    assert {p.name for p in paths} >= {"torch-cpu.html", "mygrad-cpu.json", "style.css"}
+    stylesheet = (tmp_path / "style.css").read_text()
+    assert ".verdict" in stylesheet
+    for page in tmp_path.glob("*.html"):
+        html = page.read_text()
+        assert '<link rel="stylesheet" href="style.css">' in html
+        assert "<style" not in html and ".verdict {" not in html
+    assert "[mygrad:cpu](mygrad-cpu.html)" in (tmp_path / "matrix.md").read_text()
+    with pytest.raises(ValueError, match="json"):
+        publish(sample_backend_report(), tmp_path, ["html"])
+
+
+def test_the_matrix_covers_every_current_report_in_the_directory(tmp_path: Path) -> None:
+    earlier = publish(sample_backend_report(label="mygrad:cpu"), tmp_path)[3]
+    old = tmp_path / "old-cpu.json"
+    old.write_text(json.dumps({**json.loads(earlier.read_text()), "schema_version": 0}))
+    (tmp_path / "benchmarks.json").write_text('{"benchmarks": []}')
+    fresh = [sample_backend_report(label=label) for label in ("torch:cpu", "reference:cpu")]
+    notes = io.StringIO()
+    loaded = directory_reports(tmp_path, [(tmp_path / f"{r.stem}.json", r) for r in fresh], notes)
+    assert [r.label for _, r in loaded] == ["reference:cpu", "torch:cpu", "mygrad:cpu"]
+    assert notes.getvalue().count("\n") == 1
+    assert f"matrix: leaving out {old}: report {old} has schema version 0" in notes.getvalue()
+
+
+def test_republishing_a_run_for_readers(tmp_path: Path) -> None:
+    """`tox -e reports`: a run's output republished into the published folder."""
+    from conformance.report.publish import main
+
+    run, published = tmp_path / "run", tmp_path / "published"
+    publish(sample_backend_report(label="torch:cpu"), run)
+    assert main([str(run), str(published)]) == 0
+    assert sorted(p.name for p in published.iterdir()) == [
+        "index.html", "matrix.md", "style.css", "torch-cpu.html", "torch-cpu.json", "torch-cpu.md",
+    ]  # fmt: skip
+    assert main([str(tmp_path / "empty"), str(published)]) == 2
+
+
+def test_published_reports_read_as_typed_records() -> None:
+    """Every report in reports/ (written by any version of schema v1) reads back as a record
+    that renders, diffs against itself and gives its reproducers."""
+    for path in sorted((ROOT / "reports").glob("*-*.json")):
+        report = read_report(path)
+        assert render_markdown(report, path.name) and render_junit(report)
+        assert not diff_reports(report, report).regressions
+        for req in report.requirements:
+            if any(f.reproducer for f in req.failures):
+                assert find_reproducer(report, req.id)[0].strip()

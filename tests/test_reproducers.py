@@ -241,7 +241,7 @@ def test_suites_pass_on_correct_engines(spec: str) -> None:
             "-p",
             "no:cacheprovider",
             "-q",
-            "--backend",
+            "--conformance-backend",
             spec,
             "--conformance-profile",
             "ci",

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from conformance.backends.registry import parse_spec
 from conformance.judge.manifest import parse_manifest
 from conformance.report import load_report
 from conformance.run.cli import main
+from conformance.run.options import RunOptions
 from conformance.run.progress import Progress
-from conformance.run.runner import RunOptions
 from conformance.run.streams import JsonLines
 from conformance.run.worker import WorkerState, overdue
 from tests.crashing_adapters import use_fake_catalogue
@@ -204,7 +205,7 @@ def test_direct_pytest_run_writes_the_same_reports_and_streams(tmp_path: Path) -
     results = tmp_path / "results.jsonl"
     command = [
         sys.executable, "-m", "pytest", "tests/fake_suite.py", "-q", "-p", "no:cacheprovider",
-        "--backend", f"{ADAPTERS}:DoubledGradientAdapter",
+        "--conformance-backend", f"{ADAPTERS}:DoubledGradientAdapter",
         "--conformance-out", str(tmp_path / "out"), "--conformance-results", str(results),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -235,7 +236,7 @@ def test_stream_reader_returns_complete_lines_only(tmp_path: Path) -> None:
 
 
 def _options(**fields: Any) -> RunOptions:
-    return RunOptions(backends=["reference"], **fields)
+    return RunOptions(backends=[parse_spec("reference")], **fields)
 
 
 def test_watchdog_verdicts() -> None:
@@ -315,31 +316,6 @@ def test_progress_lines_apply_the_manifest() -> None:
     assert stream.getvalue() == "torch:cpu  R-1            xfail           3 examples\n"
 
 
-def test_the_matrix_covers_every_current_report_in_the_directory(tmp_path: Path) -> None:
-    from conformance.report import write_reports
-    from conformance.run.runner import BackendRun, matrix_reports
-    from tests.report_samples import sample_report
-
-    earlier = write_reports(sample_report(label="mygrad:cpu"), tmp_path)[-1]
-    old = tmp_path / "old-cpu.json"
-    old.write_text(json.dumps({**json.loads(earlier.read_text()), "schema_version": 0}))
-    (tmp_path / "benchmarks.json").write_text('{"benchmarks": []}')
-    runs = [
-        BackendRun(label, report, write_reports(report, tmp_path))
-        for label in ("torch:cpu", "reference:cpu")
-        for report in [sample_report(label=label)]
-    ]
-    notes = io.StringIO()
-    loaded = matrix_reports(tmp_path, runs, notes)
-    assert [r["backend"]["label"] for _, r in loaded] == [
-        "reference:cpu",
-        "torch:cpu",
-        "mygrad:cpu",
-    ]
-    assert notes.getvalue().count("\n") == 1
-    assert f"matrix: leaving out {old}: report {old} has schema version 0" in notes.getvalue()
-
-
 def test_worker_environment_puts_the_callers_directory_on_the_path(tmp_path: Path) -> None:
     from conformance.run.worker import worker_env
 
@@ -389,3 +365,87 @@ def test_sigterm_stops_the_run_writes_the_report_and_leaves_no_worker(tmp_path: 
     assert requirements(report)["FAKE-001"]["status"] == "passed"
     assert not (tmp_path / "reference-cpu.json").exists(), "the run went on after SIGTERM"
     assert (tmp_path / "index.html").exists()
+
+
+# -- isolation: the runner process never loads an adapter ---------------------------------------
+def install(site: Path, **adapters: str) -> dict[str, str]:
+    """What pip leaves behind for a package registering `adapters` (name -> module:Class) in the
+    entry-point group; the environment of a process that has it installed."""
+    from conformance.backends.registry import ENTRY_POINT_GROUP
+
+    dist = site / "fake_engine_adapters-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake-engine-adapters\nVersion: 0.1\n"
+    )
+    lines = [f"{name} = {target}" for name, target in adapters.items()]
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n" + "\n".join(lines) + "\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+
+
+def conformance(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+CRASHY = {"crashy": f"{ADAPTERS}:ConstructorAbortingAdapter", "broken": "no_such_module:Adapter"}
+
+
+def test_an_installed_adapter_that_aborts_while_loading_is_listed_as_crashed(
+    tmp_path: Path,
+) -> None:
+    env = install(tmp_path / "site", **CRASHY)
+    done = conformance("list", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
+    assert "cpu (crashed while loading: killed by SIGABRT)" in lines["crashy"]
+    assert "unavailable: backend 'broken': cannot import 'no_such_module'" in lines["broken"]
+    assert "  reference  installed; devices: cpu" in done.stdout
+    assert "Requirements (" in done.stdout
+
+
+def test_the_default_run_reports_an_installed_adapter_that_aborts_and_exits_3(
+    tmp_path: Path,
+) -> None:
+    env = install(tmp_path / "site", **CRASHY)
+    out = tmp_path / "out"
+    done = conformance("run", *SUITE, "--profile", "dev", "--out", str(out), env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith("crashy")]
+    assert said == ["crashy:cpu: crashed while loading: killed by SIGABRT"], done.stderr
+    assert "leaving out broken: backend 'broken': cannot import 'no_such_module'" in done.stderr
+    assert not list(out.glob("broken*"))
+    crashed = load_report(out / "crashy-cpu.json")
+    assert crashed["complete"] is False
+    assert (crashed["crash"]["kind"], crashed["crash"]["phase"]) == ("signal", "load")
+    assert crashed["backend"]["label"] == "crashy:cpu"
+    reference = load_report(out / "reference-cpu.json")
+    assert reference["complete"] is True and reference["summary"]["conforms"] is True
+
+
+def test_each_process_constructs_an_adapter_at_most_once(tmp_path: Path) -> None:
+    """The runner constructs none; its probe and its worker one each; a pytest session writing
+    its own reports one (the fixture and the report's backend facts share it)."""
+    constructions = tmp_path / "constructions.txt"
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "CONFORMANCE_TEST_CONSTRUCTIONS": str(constructions)
+    }  # fmt: skip
+    counted = f"{ADAPTERS}:CountedAdapter"
+    command = [sys.executable, "-m", "conformance", "run", *SUITE, "--profile", "dev",
+               "--backend", counted, "--out", str(tmp_path / "run")]  # fmt: skip
+    runner = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    runner.communicate(timeout=600)
+    assert runner.returncode == 0
+    pids = constructions.read_text().split()
+    assert len(pids) == len(set(pids)) == 2, pids  # the probe, then the worker
+    assert str(runner.pid) not in pids
+    constructions.unlink()
+    direct = [
+        sys.executable, "-m", "pytest", "tests/fake_suite.py", "-q", "-p", "no:cacheprovider",
+        "--conformance-backend", counted, "--conformance-out", str(tmp_path / "direct"),
+    ]  # fmt: skip
+    done = subprocess.run(direct, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(constructions.read_text().split()) == 1

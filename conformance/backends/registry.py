@@ -3,13 +3,19 @@
 Adapters come from three places, in this order: the ones shipped in `conformance.backends`, the
 entry-point group `autograd_conformance.adapters` (name = backend name, value = `module:Class`),
 and an import path given directly as the specifier.
+
+A specifier is parsed once, where it enters (`parse_spec`, from the CLI's and the plugin's
+options), into a `BackendSpec`; that value crosses process boundaries whole (as JSON) and names the
+backend everywhere through `backend_label`. Nothing here imports an adapter until `adapter_class`
+or `load_backend` is called, which only probe and worker processes do.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -45,14 +51,36 @@ class BackendError(Exception):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    name: str
+    """A backend as the user named it, parsed once where it enters (the CLI, the pytest option)
+    and handed whole to every process that needs it (as JSON, see `to_json`)."""
+
+    engine: str
+    """A built-in or entry-point name (`torch`), or an adapter's import path (`pkg.mod:Class`)."""
     device: str | None
+    """None until resolved: the adapter's first device."""
     target: str
     """`module:Class` to import."""
 
     @property
     def label(self) -> str:
-        return self.name if self.device is None else f"{self.name}:{self.device}"
+        return backend_label(self.engine, self.device)
+
+    def on(self, device: str) -> BackendSpec:
+        return replace(self, device=device)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> BackendSpec:
+        fields = json.loads(text)
+        return cls(str(fields["engine"]), fields["device"], str(fields["target"]))
+
+
+def backend_label(engine: str, device: str | None) -> str:
+    """How a backend is named everywhere (reports, progress, manifests): `ENGINE:DEVICE`, where an
+    import-path adapter's ENGINE is its import path, never the `name` the class declares."""
+    return engine if device is None else f"{engine}:{device}"
 
 
 def _plugins() -> dict[str, str]:
@@ -81,11 +109,31 @@ def parse_spec(spec: str) -> BackendSpec:
     )
 
 
+def spec_argument(text: str) -> BackendSpec:
+    """A command-line value: a specifier typed by a user, or a BackendSpec the runner serialised
+    for its worker (a JSON object), which is taken as it is rather than parsed again."""
+    if text.lstrip().startswith("{"):
+        return BackendSpec.from_json(text)
+    return parse_spec(text)
+
+
+def installed_engines() -> list[BackendSpec]:
+    """What a run without --backend covers: every built-in whose engine is installed, and every
+    adapter registered by entry point. Nothing is imported here; which devices each one has is
+    for a probe subprocess to find out (conformance/run/probe.py)."""
+    found = []
+    for name, target in known_backends().items():
+        builtin = BUILTINS.get(name)
+        if builtin is None or importlib.util.find_spec(builtin.engine_module) is not None:
+            found.append(BackendSpec(name, None, target))
+    return found
+
+
 def _import_target(spec: BackendSpec) -> type[Any]:
     module_name, _, class_name = spec.target.partition(":")
-    builtin = BUILTINS.get(spec.name)
+    builtin = BUILTINS.get(spec.engine)
     if builtin and builtin.extra and importlib.util.find_spec(builtin.engine_module) is None:
-        raise BackendError(str(EngineMissing(spec.name, builtin.extra)))
+        raise BackendError(str(EngineMissing(spec.engine, builtin.extra)))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -120,43 +168,22 @@ def adapter_class(spec: BackendSpec) -> type[Any]:
     return cls
 
 
+def with_device(spec: BackendSpec) -> BackendSpec:
+    """`spec` on the device it will run on: the adapter's first device unless one is named."""
+    return spec if spec.device is not None else spec.on(adapter_class(spec).devices[0])
+
+
 def load_backend(spec: str | BackendSpec) -> Any:
-    """An adapter instance for `spec`; raises BackendError with a one-line message."""
+    """A new adapter instance for `spec`; raises BackendError with a one-line message."""
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     cls = adapter_class(parsed)
     device = parsed.device or cls.devices[0]
     if device.partition(":")[0] not in cls.devices:
         raise BackendError(
-            f"backend {parsed.name!r} has no device {device!r}; its devices: "
+            f"backend {parsed.engine!r} has no device {device!r}; its devices: "
             f"{', '.join(cls.devices)}"
         )
     try:
         return cls(device)
     except (DeviceUnavailable, EngineMissing) as exc:
         raise BackendError(_first_line(exc)) from exc
-
-
-def canonical_label(adapter: Any) -> str:
-    return f"{adapter.name}:{adapter.device}"
-
-
-def installed_labels() -> list[str]:
-    """The default backends of a run: every installed backend on every available device."""
-    labels = []
-    for name in known_backends():
-        builtin = BUILTINS.get(name)
-        if builtin and importlib.util.find_spec(builtin.engine_module) is None:
-            continue
-        if builtin is None:
-            continue  # plugins run only when asked for by name
-        try:
-            cls = adapter_class(parse_spec(name))
-        except BackendError:
-            continue
-        for device in cls.devices:
-            try:
-                cls(device)
-            except Exception:  # noqa: BLE001 - an unavailable device is not an error here
-                continue
-            labels.append(f"{name}:{device}")
-    return labels

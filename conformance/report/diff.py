@@ -7,11 +7,10 @@ is the reverse: failing before, passing now. Everything else that changed is lis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from conformance.report import text
+from conformance.report.records import BackendReport
 from conformance.report.statuses import FAILING, PASSING, XFAIL
 
 ABSENT = "absent"
@@ -28,17 +27,17 @@ class Diff:
     notes: list[str] = field(default_factory=list)
 
 
-def diff_reports(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
-    result = Diff(old["backend"]["label"], new["backend"]["label"])
+def diff_reports(old: BackendReport, new: BackendReport) -> Diff:
+    result = Diff(old.label, new.label)
     if result.old_label != result.new_label:
         result.notes.append(
             f"comparing different backends: {result.old_label} -> {result.new_label}"
         )
     for name, report in (("old", old), ("new", new)):
-        if not report["complete"]:
-            result.notes.append(f"the {name} report is incomplete: {report['crash']['message']}")
-    before = {r["id"]: r["status"] for r in old["requirements"]}
-    after = {r["id"]: r["status"] for r in new["requirements"]}
+        if report.crash is not None:
+            result.notes.append(f"the {name} report is incomplete: {report.crash.message}")
+    before = {r.id: r.status for r in old.requirements}
+    after = {r.id: r.status for r in new.requirements}
     for rid in [*before, *(r for r in after if r not in before)]:
         was, now = before.get(rid, ABSENT), after.get(rid, ABSENT)
         if was == now:

@@ -1,8 +1,9 @@
-"""The HTML report: one static file (inline CSS, no script, no network), readable at a glance.
+"""The HTML report: a static page (no script, no network), readable at a glance.
 
 The verdict comes first, then counts per status, the failures (each a <details> that expands to
-the message, the standalone reproducer and the counterexample program), the requirement table,
-and the environment.
+the message and the standalone reproducer), the requirement table, and the environment. Every
+page links the one stylesheet, `style.css`, written next to it (its source is
+conformance/report/style.css).
 """
 
 from __future__ import annotations
@@ -12,20 +13,30 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from html import escape
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from conformance.report import text
+from conformance.report.files import atomic_write_text
+from conformance.report.records import BackendReport, Failure, RequirementVerdict, Summary
 from conformance.report.statuses import PASSED, STATUSES
 
-# No network, no script: the page must render the same from a CI artifact, offline.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLESHEET = "style.css"
+"""The shared stylesheet's file name, next to the pages."""
+
+# No network, no script: the page must render the same from a CI artifact, offline. The
+# stylesheet comes from the page's own origin; inline style attributes draw the summary bar.
+CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:"
 
 
 @cache
 def stylesheet() -> str:
-    return (
-        resources.files("conformance").joinpath("report").joinpath("style.css").read_text("utf-8")
-    )
+    return resources.files("conformance").joinpath("report").joinpath(STYLESHEET).read_text("utf-8")
+
+
+def write_stylesheet(out_dir: str | Path) -> Path:
+    """The stylesheet every page links, written into the pages' directory."""
+    return atomic_write_text(Path(out_dir) / STYLESHEET, stylesheet())
 
 
 def page(title: str, body: str) -> str:
@@ -33,8 +44,8 @@ def page(title: str, body: str) -> str:
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>\n{stylesheet()}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+        f'<title>{escape(title)}</title>\n<link rel="stylesheet" href="{STYLESHEET}">\n'
+        f"</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -42,45 +53,44 @@ def pill(status: str) -> str:
     return f'<span class="pill st-{status}">{escape(text.LABELS[status])}</span>'
 
 
-def render_html(report: Mapping[str, Any], json_name: str | None = None) -> str:
-    backend = report["backend"]
+def render_html(report: BackendReport, json_name: str | None = None) -> str:
     parts = [
         _verdict(report),
-        _tiles(report["summary"]),
-        _crash(report) if not report["complete"] else "",
+        _tiles(report.summary),
+        _crash(report),
         _failures(report, json_name),
-        _requirements(report["requirements"]),
-        _not_passing(report["requirements"]),
-        _expectations(report.get("expectations")),
+        _requirements(report.requirements),
+        _not_passing(report.requirements),
+        _expectations(report.expectations),
         _environment(report),
         _footer(report),
     ]
-    return page(f"{backend['label']} — autograd-conformance", "\n".join(p for p in parts if p))
+    return page(f"{report.label} — autograd-conformance", "\n".join(p for p in parts if p))
 
 
-def _verdict(report: Mapping[str, Any]) -> str:
-    if not report["complete"]:
+def _verdict(report: BackendReport) -> str:
+    if not report.complete:
         kind, mark = "incomplete", "!"
-    elif report["summary"]["conforms"]:
+    elif report.summary.conforms:
         kind, mark = "ok", "✓"
     else:
         kind, mark = "bad", "✗"
     return (
         f'<header class="verdict {kind}"><div class="mark">{mark}</div><div>'
-        f"<h1>{escape(report['backend']['label'])}</h1>"
+        f"<h1>{escape(report.label)}</h1>"
         f"<p><strong>{escape(text.verdict(report))}</strong></p>"
         f'<p class="meta">{escape(text.backend_line(report))}</p></div></header>'
     )
 
 
-def _tiles(summary: Mapping[str, Any]) -> str:
-    counts = summary["requirements"]
+def _tiles(summary: Summary) -> str:
+    counts = summary.requirements
     tiles = "".join(
         f'<div class="tile st-{s}{"" if counts[s] else " zero"}"><b>{counts[s]}</b>'
         f"{escape(text.LABELS[s])}</div>"
         for s in STATUSES
     )
-    total = max(summary["total"], 1)
+    total = max(summary.total, 1)
     bar = "".join(
         f'<span class="st-{s}" style="width:{100 * counts[s] / total:.3f}%" '
         f'title="{counts[s]} {escape(text.LABELS[s])}"></span>'
@@ -90,15 +100,17 @@ def _tiles(summary: Mapping[str, Any]) -> str:
     rate = text.pass_rate(summary)
     return (
         f'<section aria-label="summary"><div class="tiles">{tiles}</div>'
-        f'<div class="bar">{bar}</div><p class="muted">{summary["total"]} requirements, '
-        f"{summary['applicable']} applicable · pass rate {rate} · "
-        f"{summary.get('examples', 0)} examples</p></section>"
+        f'<div class="bar">{bar}</div><p class="muted">{summary.total} requirements, '
+        f"{summary.applicable} applicable · pass rate {rate} · "
+        f"{summary.examples} examples</p></section>"
     )
 
 
-def _crash(report: Mapping[str, Any]) -> str:
-    crash = report["crash"] or {}
-    log = crash.get("log_tail")
+def _crash(report: BackendReport) -> str:
+    crash = report.crash
+    if crash is None:
+        return ""
+    log = crash.log_tail
     log_html = (
         f'<details><summary>Worker output (last lines)</summary><div class="body">'
         f"<pre>{escape(log)}</pre></div></details>"
@@ -107,65 +119,66 @@ def _crash(report: Mapping[str, Any]) -> str:
     )
     return (
         f'<section class="crash"><strong>Incomplete report.</strong> '
-        f"{escape(crash.get('message', ''))}{log_html}</section>"
+        f"{escape(crash.message)}{log_html}</section>"
     )
 
 
-def _failures(report: Mapping[str, Any], json_name: str | None) -> str:
+def _failures(report: BackendReport, json_name: str | None) -> str:
     items = []
-    for req in report["requirements"]:
-        for failure in req["failures"]:
+    for req in report.requirements:
+        for failure in req.failures:
             items.append(_failure(req, failure, json_name))
     if not items:
         return ""
     return f"<h2>Failures ({len(items)})</h2>\n" + "\n".join(items)
 
 
-def _failure(req: Mapping[str, Any], failure: Mapping[str, Any], json_name: str | None) -> str:
+def _failure(req: RequirementVerdict, failure: Failure, json_name: str | None) -> str:
     body = [
-        f'<p class="muted">Test <code>{escape(failure["nodeid"])}</code></p>',
-        f"<pre>{escape((failure.get('message') or '').rstrip())}</pre>",
+        f'<p class="muted">Test <code>{escape(failure.nodeid)}</code></p>',
+        f"<pre>{escape((failure.message or '').rstrip())}</pre>",
     ]
-    if failure.get("reproducer"):
-        command = f"conformance repro {json_name or 'REPORT.json'} {failure['nodeid']}"
+    if failure.reproducer:
+        command = f"conformance repro {json_name or 'REPORT.json'} {failure.nodeid}"
         body += [
             f"<p>Standalone reproducer (<code>{escape(command)}</code>):</p>",
-            f"<pre><code>{escape(failure['reproducer'])}</code></pre>",
+            f"<pre><code>{escape(failure.reproducer)}</code></pre>",
         ]
-    if failure.get("program"):
-        program = json.dumps(failure["program"], indent=1)
+    elif failure.program:
+        # The reproducer shows the program as code; without one, the JSON report's form is all.
+        program = json.dumps(failure.program, indent=1)
         body.append(
             "<details><summary>Counterexample program (JSON)</summary>"
             f'<div class="body"><pre>{escape(program)}</pre></div></details>'
         )
-    if failure.get("details"):
-        details = json.dumps(failure["details"], indent=1, default=str)
+    if failure.details:
+        details = json.dumps(failure.details, indent=1, default=str)
         body.append(
             "<details><summary>Details</summary>"
             f'<div class="body"><pre>{escape(details)}</pre></div></details>'
         )
     return (
-        f'<details class="failure" id="fail-{escape(failure["nodeid"])}"><summary>'
-        f"{pill(failure['status'])}<strong>{escape(req['id'])}</strong> "
-        f"{escape(text.first_line(failure.get('message')))}</summary>"
+        f'<details class="failure" id="fail-{escape(failure.nodeid)}"><summary>'
+        f"{pill(failure.status)}<strong>{escape(req.id)}</strong> "
+        f"{escape(text.first_line(failure.message))}</summary>"
         f'<div class="body">{"".join(body)}</div></details>'
     )
 
 
-def _requirements(requirements: Iterable[Mapping[str, Any]]) -> str:
+def _requirements(requirements: Iterable[RequirementVerdict]) -> str:
     rows = []
     for req in requirements:
-        statement = req.get("statement")
+        statement = req.statement
         statement_html = f'<div class="statement">{escape(statement)}</div>' if statement else ""
         rows.append(
-            f'<tr class="row-{req["status"]}" id="req-{escape(req["id"])}">'
-            f'<td class="id">{escape(req["id"])}</td>'
-            f"<td>{escape(req['title'])}{statement_html}</td><td>{pill(req['status'])}</td>"
-            f'<td class="num">{req["examples"]}</td>'
-            f'<td class="num">{escape(text.number(req.get("examples_per_s")))}</td>'
-            f'<td class="num">{escape(text.number(req["max_abs_error"]))}</td>'
-            f'<td class="num">{escape(text.number(req["max_rel_error"]))}</td>'
-            f"<td>{escape(text.tolerance(req['tolerance']))}</td></tr>"
+            f'<tr class="row-{req.status}" id="req-{escape(req.id)}">'
+            f'<td class="id">{escape(req.id)}</td>'
+            f"<td>{escape(req.title)}{statement_html}</td><td>{pill(req.status)}</td>"
+            f'<td class="num">{req.examples}</td>'
+            f'<td class="num">{escape(text.number(req.examples_per_s))}</td>'
+            f'<td class="num">{escape(text.number(req.max_abs_error))}</td>'
+            f'<td class="num">{escape(text.number(req.max_rel_error))}</td>'
+            f"<td>{escape(text.tolerance(req.tolerance))}</td></tr>"
         )
     return (
         "<h2>Requirements</h2>\n<table><thead><tr><th>ID</th><th>Requirement</th><th>Status</th>"
@@ -175,13 +188,12 @@ def _requirements(requirements: Iterable[Mapping[str, Any]]) -> str:
     )
 
 
-def _not_passing(requirements: Iterable[Mapping[str, Any]]) -> str:
-    others = [r for r in requirements if r["status"] != PASSED and not r["failures"]]
+def _not_passing(requirements: Iterable[RequirementVerdict]) -> str:
+    others = [r for r in requirements if r.status != PASSED and not r.failures]
     if not others:
         return ""
     items = "".join(
-        f"<li>{pill(r['status'])} <strong>{escape(r['id'])}</strong> "
-        f"{escape(r.get('message') or '')}</li>"
+        f"<li>{pill(r.status)} <strong>{escape(r.id)}</strong> {escape(r.message or '')}</li>"
         for r in others
     )
     return (
@@ -231,28 +243,28 @@ def _counterpart(counterpart: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: counterpart.get(k) for k in keep}, **(counterpart.get("environment") or {})}
 
 
-def _environment(report: Mapping[str, Any]) -> str:
-    backend = dict(report["backend"])
+def _environment(report: BackendReport) -> str:
+    backend = dict(report.backend)
     engine_facts = backend.pop("environment", {}) or {}
     capabilities = backend.pop("capabilities", None)
     sections = [
         ("Backend", facts(backend)),
         ("Engine and device", facts(engine_facts) if engine_facts else "<p>—</p>"),
-        ("Host", facts(report["environment"])),
+        ("Host", facts(report.environment)),
         *(
-            [("Parity counterpart", facts(_counterpart(report["counterpart"])))]
-            if report.get("counterpart")
+            [("Parity counterpart", facts(_counterpart(report.counterpart)))]
+            if report.counterpart
             else []
         ),
         (
             "Suite",
             facts(
                 {
-                    **report["suite"],
-                    "profile": report["profile"],
-                    "seed": report["seed"],
-                    "workers": report.get("workers"),
-                    "selection": report.get("selection"),
+                    **report.suite,
+                    "profile": report.profile,
+                    "seed": report.seed,
+                    "workers": report.workers,
+                    "selection": report.selection,
                 }
             ),
         ),
@@ -266,11 +278,11 @@ def _environment(report: Mapping[str, Any]) -> str:
     )
 
 
-def _footer(report: Mapping[str, Any]) -> str:
-    suite = report["suite"]
+def _footer(report: BackendReport) -> str:
+    suite = report.suite
     commit = f" at {suite['git_commit'][:12]}" if suite.get("git_commit") else ""
     commit += " (with uncommitted changes)" if suite.get("git_dirty") else ""
     return (
         f"<footer>autograd-conformance {escape(suite['version'])}{escape(commit)} · "
-        f"report schema v{report['schema_version']}</footer>"
+        f"report schema v{report.schema_version}</footer>"
     )

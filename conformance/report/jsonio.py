@@ -1,18 +1,16 @@
-"""The JSON report: writing it, and reading one back with every problem as a one-line error."""
+"""The JSON report: its schema, writing it, and reading one back with every problem as a one-line
+error. `load_report` gives the JSON data, `read_report` the typed `BackendReport`."""
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import UsageError
-from conformance.report.files import atomic_write_text
-from conformance.report.model import SCHEMA_VERSION
+from conformance.report.records import SCHEMA_VERSION, BackendReport, jsonable
 
 SCHEMA_RESOURCE = f"report-v{SCHEMA_VERSION}.json"
 
@@ -34,25 +32,14 @@ def schema_errors(report: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
 
 
-def dumps(report: Mapping[str, Any]) -> str:
-    return json.dumps(jsonable(report), indent=1, allow_nan=False) + "\n"
+def dumps(report: BackendReport) -> str:
+    """The JSON report, strict JSON (see `jsonable`)."""
+    return json.dumps(jsonable(report.to_dict()), indent=1, allow_nan=False) + "\n"
 
 
-def write_json(report: Mapping[str, Any], path: str | Path) -> Path:
-    return atomic_write_text(path, dumps(report))
-
-
-def jsonable(value: Any) -> Any:
-    """Strict JSON: non-finite floats become the strings "nan", "inf", "-inf"."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
+def read_report(path: str | Path) -> BackendReport:
+    """A report read from disk, checked against the schema, as a typed record."""
+    return BackendReport.from_dict(load_report(path))
 
 
 def load_report(path: str | Path) -> dict[str, Any]:

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from conformance.report import text
 from conformance.report.files import atomic_write_text
-from conformance.report.html import page, pill
+from conformance.report.html import page, pill, write_stylesheet
 from conformance.report.markdown import cell
+from conformance.report.records import BackendReport, RequirementVerdict
 
-Loaded = tuple[Path, Mapping[str, Any]]
+Loaded = tuple[Path, BackendReport]
 """A report and the path of its JSON file."""
 
 
+def matrix_order(label: str) -> tuple[int, str]:
+    """Columns (and README rows): the executable specification, then PyTorch whose behaviour it
+    encodes, then the others by label."""
+    first = {"reference": 0, "torch": 1}
+    return (first.get(label.partition(":")[0], 2), label)
+
+
 def _columns(reports: Sequence[Loaded]) -> list[str]:
-    labels = [report["backend"]["label"] for _, report in reports]
+    labels = [report.label for _, report in reports]
     return [
         label if labels.count(label) == 1 else f"{label} ({n + 1})"
         for n, label in enumerate(labels)
@@ -28,13 +35,13 @@ def _columns(reports: Sequence[Loaded]) -> list[str]:
 def _rows(reports: Sequence[Loaded]) -> list[tuple[str, str]]:
     rows: dict[str, str] = {}
     for _, report in reports:
-        for req in report["requirements"]:
-            rows.setdefault(req["id"], req["title"])
+        for req in report.requirements:
+            rows.setdefault(req.id, req.title)
     return list(rows.items())
 
 
-def _by_id(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {req["id"]: req for req in report["requirements"]}
+def _by_id(report: BackendReport) -> dict[str, RequirementVerdict]:
+    return {req.id: req for req in report.requirements}
 
 
 def _link(json_path: Path, out_dir: Path) -> str:
@@ -46,7 +53,7 @@ def _link(json_path: Path, out_dir: Path) -> str:
 def render_matrix_markdown(reports: Sequence[Loaded], out_dir: Path) -> str:
     columns = _columns(reports)
     header = " | ".join(
-        f"[{cell(c)}]({_link(path, out_dir)}){'' if r['complete'] else ' (incomplete)'}"
+        f"[{cell(c)}]({_link(path, out_dir)}){'' if r.complete else ' (incomplete)'}"
         for c, (path, r) in zip(columns, reports, strict=True)
     )
     lines = [
@@ -61,24 +68,24 @@ def render_matrix_markdown(reports: Sequence[Loaded], out_dir: Path) -> str:
     for rid, title in _rows(reports):
         cells = [_md_cell(table.get(rid)) for table in tables]
         lines.append(f"| {rid} | {cell(title)} | {' | '.join(cells)} |")
-    rates = [f"{text.verdict_icon(r)} {text.pass_rate(r['summary'])}" for _, r in reports]
+    rates = [f"{text.verdict_icon(r)} {text.pass_rate(r.summary)}" for _, r in reports]
     lines.append(f"| **pass rate** | | {' | '.join(rates)} |")
     lines += ["", _provenance(reports), ""]
     return "\n".join(lines)
 
 
-def _md_cell(req: Mapping[str, Any] | None) -> str:
+def _md_cell(req: RequirementVerdict | None) -> str:
     if req is None:
         return "—"
-    error = req.get("max_rel_error")
+    error = req.max_rel_error
     suffix = f" {text.number(error)}" if error is not None else ""
-    return f"{text.ICONS[req['status']]} {text.LABELS[req['status']]}{suffix}"
+    return f"{text.ICONS[req.status]} {text.LABELS[req.status]}{suffix}"
 
 
 def _provenance(reports: Sequence[Loaded]) -> str:
     runs = [
-        f"`{r['backend']['label']}`: {r['backend'].get('version') or '?'}, profile {r['profile']}, "
-        f"seed {r['seed']}, {r['started']}"
+        f"`{r.label}`: {r.backend.get('version') or '?'}, profile {r.profile}, "
+        f"seed {r.seed}, {r.started}"
         for _, r in reports
     ]
     return "Runs: " + "; ".join(runs) + "."
@@ -88,8 +95,8 @@ def render_matrix_html(reports: Sequence[Loaded], out_dir: Path) -> str:
     columns = _columns(reports)
     head = "".join(
         f'<th><a href="{escape(_link(path, out_dir))}">{escape(c)}</a>'
-        f'<span class="err">{escape(r["backend"].get("version") or "")}'
-        f"{'' if r['complete'] else ' · incomplete'}</span></th>"
+        f'<span class="err">{escape(r.backend.get("version") or "")}'
+        f"{'' if r.complete else ' · incomplete'}</span></th>"
         for c, (path, r) in zip(columns, reports, strict=True)
     )
     tables = [_by_id(r) for _, r in reports]
@@ -98,7 +105,7 @@ def render_matrix_html(reports: Sequence[Loaded], out_dir: Path) -> str:
         cells = "".join(_html_cell(table.get(rid)) for table in tables)
         body.append(f'<tr><td class="id">{escape(rid)}</td><td>{escape(title)}</td>{cells}</tr>')
     rates = "".join(
-        f'<td class="cell rate"><strong>{escape(text.pass_rate(r["summary"]))}</strong>'
+        f'<td class="cell rate"><strong>{escape(text.pass_rate(r.summary))}</strong>'
         f'<span class="err">{escape(text.verdict(r))}</span></td>'
         for _, r in reports
     )
@@ -115,19 +122,20 @@ def render_matrix_html(reports: Sequence[Loaded], out_dir: Path) -> str:
     return page("Conformance matrix — autograd-conformance", content)
 
 
-def _html_cell(req: Mapping[str, Any] | None) -> str:
+def _html_cell(req: RequirementVerdict | None) -> str:
     if req is None:
         return '<td class="cell muted">—</td>'
-    error = req.get("max_rel_error")
+    error = req.max_rel_error
     number = (
         f'<span class="err">rel. err. {escape(text.number(error))}</span>'
         if error is not None
         else ""
     )
-    return f'<td class="cell">{pill(req["status"])}{number}</td>'
+    return f'<td class="cell">{pill(req.status)}{number}</td>'
 
 
 def write_matrix(reports: Sequence[Loaded], out_dir: str | Path) -> list[Path]:
+    """`DIR/matrix.md` and `DIR/index.html` (with the stylesheet it links)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_matrix_markdown(reports, out)
@@ -135,4 +143,5 @@ def write_matrix(reports: Sequence[Loaded], out_dir: str | Path) -> list[Path]:
     return [
         atomic_write_text(out / "matrix.md", markdown),
         atomic_write_text(out / "index.html", html),
+        write_stylesheet(out),
     ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.errors import UsageError
+
+if TYPE_CHECKING:
+    from conformance.report.records import BackendReport, Failure
 
 
 def reproducer_source(
@@ -25,35 +28,35 @@ def reproducer_source(
     return render_program(parsed, str(backend["name"]), device) + "\n" + check.rstrip() + "\n"
 
 
-def find_reproducer(report: Mapping[str, Any], ident: str) -> tuple[str, list[str]]:
+def find_reproducer(report: BackendReport, ident: str) -> tuple[str, list[str]]:
     """The reproducer for requirement or test `ident`, and the test ids of other failures."""
     failures = _failures_for(report, ident)
-    with_source = [f for f in failures if f.get("reproducer")]
+    with_source = [f for f in failures if f.reproducer]
     if not with_source:
         if failures:
-            message = failures[0].get("message") or "no message"
+            message = failures[0].message or "no message"
             raise UsageError(
                 f"{ident} failed without a recorded counterexample program, so there is no "
                 f"reproducer; the failure was: {message.splitlines()[0] if message else ''}"
             )
         raise UsageError(f"{ident} has no failure in this report; nothing to reproduce")
     first = with_source[0]
-    others = [f["nodeid"] for f in with_source[1:]]
-    return str(first["reproducer"]), others
+    others = [f.nodeid for f in with_source[1:]]
+    return str(first.reproducer), others
 
 
-def _failures_for(report: Mapping[str, Any], ident: str) -> list[Mapping[str, Any]]:
-    for requirement in report["requirements"]:
-        if requirement["id"] == ident:
-            return list(requirement.get("failures", []))
-    for requirement in report["requirements"]:
-        hits = [f for f in requirement.get("failures", []) if f["nodeid"] == ident]
+def _failures_for(report: BackendReport, ident: str) -> list[Failure]:
+    requirement = report.requirement(ident)
+    if requirement is not None:
+        return list(requirement.failures)
+    for requirement in report.requirements:
+        hits = [f for f in requirement.failures if f.nodeid == ident]
         if hits:
             return hits
-    if any(test["nodeid"] == ident for test in report["tests"]):
+    if any(test.nodeid == ident for test in report.tests):
         return []
-    known = ", ".join(r["id"] for r in report["requirements"][:8])
+    known = ", ".join(r.id for r in report.requirements[:8])
     raise UsageError(
         f"no requirement or test {ident!r} in this report (requirements: {known}"
-        f"{', ...' if len(report['requirements']) > 8 else ''})"
+        f"{', ...' if len(report.requirements) > 8 else ''})"
     )

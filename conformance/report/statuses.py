@@ -1,34 +1,173 @@
-"""Statuses of tests and requirements, and how they combine."""
+"""The statuses of tests and requirements: each defined once, with what it means and how it counts.
+
+The report writers, the exit code, the JSON schema's status enum and the tables in
+docs/adapters.md and docs/cli.md all come from `DEFINITIONS` (a test checks the schema and the
+docs; `python -m conformance.report.docs docs/adapters.md docs/cli.md` rewrites the tables).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-PASSED = "passed"
-FAILED = "failed"
-ERROR = "error"
-XFAIL = "xfail"
-XPASS = "xpass"
-NOT_APPLICABLE = "not-applicable"
-SKIPPED = "skipped"
 
-STATUSES = (PASSED, FAILED, ERROR, XFAIL, XPASS, NOT_APPLICABLE, SKIPPED)
+@dataclass(frozen=True)
+class Status:
+    name: str
+    """As written in the JSON report and the progress lines."""
+    label: str
+    """For people, in the Markdown, HTML and JUnit reports."""
+    icon: str
+    meaning: str
+    passing: bool
+    """Counts towards the pass rate."""
+    failing: bool
+    """Makes the run nonconformant (exit code 1)."""
+    applicable: bool
+    """Counts in the pass rate's denominator."""
+    severity: int
+    """A requirement's status is the worst (highest severity) of its tests' statuses."""
+    junit: str | None
+    """The JUnit element a requirement with this status gets (None: a plain test case)."""
+
+
+# Report order: the order of counts, tiles and table rows.
+DEFINITIONS = (
+    Status(
+        "passed",
+        "passed",
+        "✅",
+        "Every check of the test held on every example drawn.",
+        passing=True,
+        failing=False,
+        applicable=True,
+        severity=1,
+        junit=None,
+    ),
+    Status(
+        "failed",
+        "failed",
+        "❌",
+        "A nonconformance was demonstrated: a check (an assertion in the test) found the engine "
+        "departing from PyTorch - a wrong value or gradient, a missing or extra exception, or "
+        "the engine raising inside a check where PyTorch raises nothing. Where the check "
+        "recorded it, the report carries the shrunk program and a standalone reproducer.",
+        passing=False,
+        failing=True,
+        applicable=True,
+        severity=5,
+        junit="failure",
+    ),
+    Status(
+        "error",
+        "error",
+        "💥",
+        "The test reached no verdict: an exception outside any check (the adapter or the engine "
+        "raising where no check expects it, a fixture, the harness), or the worker process "
+        "crashed, hung or was killed while the test ran. Nothing checked is never conformance, "
+        "so it counts as failing.",
+        passing=False,
+        failing=True,
+        applicable=True,
+        severity=6,
+        junit="error",
+    ),
+    Status(
+        "xfail",
+        "expected failure",
+        "⚠️",
+        "Failed or errored as an entry of the expected-failures manifest says it does. Neither "
+        "passing nor failing.",
+        passing=False,
+        failing=False,
+        applicable=True,
+        severity=3,
+        junit="skipped",
+    ),
+    Status(
+        "xpass",
+        "unexpected pass",
+        "❕",
+        "Passed although the expected-failures manifest says it fails: the entry is stale.",
+        passing=True,
+        failing=False,
+        applicable=True,
+        severity=4,
+        junit=None,
+    ),
+    Status(
+        "not-applicable",
+        "not applicable",
+        "➖",
+        "The backend lacks a capability the requirement needs (its adapter declares so, with a "
+        "note). Left out of the pass rate; never passing.",
+        passing=False,
+        failing=False,
+        applicable=False,
+        severity=0,
+        junit="skipped",
+    ),
+    Status(
+        "skipped",
+        "skipped",
+        "⏭️",
+        "Not run: opted out by the manifest, skipped under requirement fail-fast once another "
+        "test of its requirement failed, or left unrun by a worker that died before reaching "
+        "it. Never passing.",
+        passing=False,
+        failing=False,
+        applicable=True,
+        severity=2,
+        junit="skipped",
+    ),
+)
+
+BY_NAME = {status.name: status for status in DEFINITIONS}
+
+STATUSES = tuple(status.name for status in DEFINITIONS)
 """Report order."""
-
-FAILING = frozenset({FAILED, ERROR})
-"""Statuses that make a run nonconformant (exit code 1)."""
-PASSING = frozenset({PASSED, XPASS})
-"""Statuses that count towards the pass rate: an unexpected pass did pass."""
-
-# Worst first. A requirement is as bad as its worst test: one failing test fails it, a skipped
-# test means it was not fully checked, and it is not applicable only if none of its tests applied.
-_SEVERITY = {ERROR: 6, FAILED: 5, XPASS: 4, XFAIL: 3, SKIPPED: 2, PASSED: 1, NOT_APPLICABLE: 0}
+PASSED, FAILED, ERROR, XFAIL, XPASS, NOT_APPLICABLE, SKIPPED = STATUSES
+FAILING = frozenset(s.name for s in DEFINITIONS if s.failing)
+PASSING = frozenset(s.name for s in DEFINITIONS if s.passing)
 
 
 def worst(statuses: Iterable[str]) -> str | None:
+    """A requirement is as bad as its worst test: one failing test fails it, a skipped test
+    means it was not fully checked, and it is not applicable only if none of its tests applied."""
     found = list(statuses)
-    return max(found, key=_SEVERITY.__getitem__) if found else None
+    return max(found, key=severity) if found else None
 
 
 def severity(status: str) -> int:
-    return _SEVERITY[status]
+    return BY_NAME[status].severity
+
+
+# -- the table in the docs ------------------------------------------------------------------------
+DOCS_START = "<!-- statuses:start (generated by python -m conformance.report.docs) -->"
+DOCS_END = "<!-- statuses:end -->"
+
+
+def docs_table() -> str:
+    """The Markdown table of statuses that docs/adapters.md and docs/cli.md carry."""
+    rows = [
+        "| status | meaning | counts as |",
+        "|---|---|---|",
+    ]
+    for status in DEFINITIONS:
+        if status.failing:
+            counts = "failing: the run does not conform"
+        elif status.passing:
+            counts = "passing"
+        elif not status.applicable:
+            counts = "neither (not in the pass rate)"
+        else:
+            counts = "neither (not passing)"
+        rows.append(f"| `{status.name}` | {status.meaning} | {counts} |")
+    by_severity = sorted(DEFINITIONS, key=lambda s: -s.severity)
+    order = ", ".join(f"`{s.name}`" for s in by_severity)
+    rows += [
+        "",
+        f"A requirement's status is the worst of its tests' ({order}, worst first), after the "
+        "expected-failures manifest: `xfail` and `xpass` come from it.",
+    ]
+    return "\n".join(rows)

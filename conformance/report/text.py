@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.report.statuses import (
+    DEFINITIONS,
     ERROR,
     FAILED,
-    NOT_APPLICABLE,
     PASSED,
     SKIPPED,
     STATUSES,
@@ -16,24 +16,11 @@ from conformance.report.statuses import (
     XPASS,
 )
 
-ICONS = {
-    PASSED: "✅",
-    FAILED: "❌",
-    ERROR: "💥",
-    XFAIL: "⚠️",
-    XPASS: "❕",
-    NOT_APPLICABLE: "➖",
-    SKIPPED: "⏭️",
-}
-LABELS = {
-    PASSED: "passed",
-    FAILED: "failed",
-    ERROR: "error",
-    XFAIL: "expected failure",
-    XPASS: "unexpected pass",
-    NOT_APPLICABLE: "not applicable",
-    SKIPPED: "skipped",
-}
+if TYPE_CHECKING:
+    from conformance.report.records import BackendReport, Summary
+
+ICONS = {status.name: status.icon for status in DEFINITIONS}
+LABELS = {status.name: status.label for status in DEFINITIONS}
 
 
 def number(value: Any) -> str:
@@ -62,15 +49,14 @@ def counts_line(counts: Mapping[str, int]) -> str:
     return " · ".join(f"{counts[s]} {LABELS[s]}" for s in STATUSES if counts.get(s))
 
 
-def verdict(report: Mapping[str, Any]) -> str:
+def verdict(report: BackendReport) -> str:
     """One sentence a reader sees first."""
-    summary = report["summary"]
-    counts = summary["requirements"]
+    summary = report.summary
+    counts = summary.requirements
     bad = counts[FAILED] + counts[ERROR]
-    if not report["complete"]:
-        crash = report["crash"] or {}
-        return f"Incomplete: {crash.get('message', 'the run did not finish')}"
-    applicable = summary["applicable"]
+    if report.crash is not None:
+        return f"Incomplete: {report.crash.message}"
+    applicable = summary.applicable
     if bad:
         return f"Does not conform: {bad} of {applicable} applicable requirements fail"
     if applicable == 0:
@@ -83,32 +69,25 @@ def verdict(report: Mapping[str, Any]) -> str:
     return f"Conforms: {passing} of {applicable} applicable requirements pass, none fails{extra}"
 
 
-def verdict_icon(report: Mapping[str, Any]) -> str:
-    if not report["complete"]:
+def verdict_icon(report: BackendReport) -> str:
+    if not report.complete:
         return "💥"
-    return "✅" if report["summary"]["conforms"] else "❌"
+    return "✅" if report.summary.conforms else "❌"
 
 
-def pass_rate(summary: Mapping[str, Any]) -> str:
-    rate = summary.get("pass_rate")
+def pass_rate(summary: Summary) -> str:
+    rate = summary.pass_rate
     return "—" if rate is None else f"{100 * rate:.1f} %"
 
 
-def backend_line(report: Mapping[str, Any]) -> str:
-    backend = report["backend"]
+def backend_line(report: BackendReport) -> str:
+    backend = report.backend
     parts = [
         f"{backend['name']} {backend.get('version') or ''}".strip() + f" on {backend['device']}",
-        f"profile {report['profile']}",
-        f"seed {report['seed']}",
-        f"{report['summary'].get('examples', 0)} examples",
-        f"{report['duration_s']:.1f} s",
-        report["started"],
+        f"profile {report.profile}",
+        f"seed {report.seed}",
+        f"{report.summary.examples} examples",
+        f"{report.duration_s:.1f} s",
+        report.started,
     ]
     return " · ".join(parts)
-
-
-def slug(name: str, device: str) -> str:
-    """File stem of a backend's reports: ("torch", "cuda:1") -> "torch-cuda1"."""
-    safe_name = "".join(c if c.isalnum() or c in "_-" else "." for c in name)
-    safe_device = "".join(c for c in device if c.isalnum() or c in "_-")
-    return f"{safe_name}-{safe_device}"

@@ -6,10 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from conformance.errors import EXIT_NONCONFORMANCE, EXIT_OK, EXIT_USAGE, UsageError
-from conformance.spec import profiles
+from conformance.run.options import DEFAULT_TIMEOUT_EXAMPLE, RunOptions, add_cli_options
+
+if TYPE_CHECKING:
+    from conformance.run.probe import Probe
 
 EXIT_CODES = """\
 exit codes:
@@ -25,28 +28,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, no usage dump: the CI log shows what is wrong and nothing else.
         raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-def _workers(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid worker count {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("-n needs at least 1 worker")
-    return number
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {value!r}") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError("a time limit must be positive")
-    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,42 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument(
-        "--backend",
-        action="append",
-        dest="backends",
-        metavar="SPEC",
-        help="NAME[:DEVICE] or package.module:Class[:DEVICE] (repeatable; default: reference and "
-        "every installed backend on every available device)",
-    )
-    run.add_argument("--profile", default=profiles.DEFAULT_PROFILE, choices=profiles.PROFILES)
-    run.add_argument("--seed", type=int, default=profiles.DEFAULT_SEED)
-    run.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
-    run.add_argument("--expect", type=Path, metavar="FILE", help="expected-failures manifest")
-    run.add_argument(
-        "-n", dest="workers", type=_workers, default=1, metavar="WORKERS",
-        help="pytest-xdist processes per backend (a number or auto)",
-    )  # fmt: skip
-    run.add_argument(
-        "--requirement", action="append", dest="requirements", metavar="ID",
-        help="run only this requirement's tests (repeatable)",
-    )  # fmt: skip
-    run.add_argument(
-        "--timeout-example", type=_seconds, default=300.0, metavar="S",
-        help="a backend that makes no progress for S seconds (one example) hangs (default 300)",
-    )  # fmt: skip
-    run.add_argument(
-        "--timeout-run", type=_seconds, default=None, metavar="S",
-        help="a backend's whole run may take at most S seconds (default: no limit)",
-    )  # fmt: skip
-    run.add_argument(
-        "--parity-with", metavar="SPEC",
-        help="also run the parity suite against this counterpart backend (e.g. torch:cpu)",
-    )  # fmt: skip
-    run.add_argument(
-        "--suite", action="append", metavar="TARGET",
-        help="pytest path or package to run instead of the bundled suites (repeatable)",
-    )  # fmt: skip
+    add_cli_options(run)
 
     commands.add_parser("list", help="known backends (installed or not, devices) and requirements")
 
@@ -145,29 +91,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from conformance.backends.registry import installed_labels
-    from conformance.run.runner import DEFAULT_SUITE, RunOptions, run
+    from conformance.run.runner import run
 
-    backends = args.backends or installed_labels()
-    if not args.backends and not any(b.startswith("reference:") for b in backends):
-        # Never skip the reference silently: if it cannot load, the run must say so.
-        backends.insert(0, "reference")
-    options = RunOptions(
-        backends=backends,
-        profile=args.profile,
-        seed=args.seed,
-        out_dir=args.out,
-        expect=args.expect,
-        workers=args.workers,
-        requirements=args.requirements,
-        timeout_example=args.timeout_example,
-        timeout_run=args.timeout_run,
-        suite=args.suite or [DEFAULT_SUITE],
-        parity_with=args.parity_with,
-    )
+    options = RunOptions.from_args(args)
     code, done = run(options)
     if done:
-        print(f"matrix: {args.out / 'index.html'}, {args.out / 'matrix.md'}")
+        print(f"matrix: {options.out_dir / 'index.html'}, {options.out_dir / 'matrix.md'}")
     return code
 
 
@@ -185,51 +114,51 @@ def _list() -> int:
 
 
 def backend_lines() -> list[str]:
-    """One line per known backend: installed or not, and its devices with availability."""
-    import importlib.util
-
-    from conformance.backends.registry import (
-        BUILTINS,
-        BackendError,
-        adapter_class,
-        known_backends,
-        parse_spec,
-    )
+    """One line per known backend: installed or not, and its devices with availability. Each
+    installed one is loaded on each device in a probe subprocess, so that an engine that
+    crashes while loading is listed as such rather than taking this process down."""
+    from conformance.backends.registry import BUILTINS, installed_engines, known_backends
+    from conformance.run.probe import probe_backends
+    from conformance.run.worker import STARTUP_GRACE
 
     lines = ["Backends (use as --backend NAME[:DEVICE]; the first device is the default):"]
     known = known_backends()
     width = max(len(name) for name in known)
+    probes: dict[str, list[Probe]] = {}
+    timeout = DEFAULT_TIMEOUT_EXAMPLE + STARTUP_GRACE
+    for probe in probe_backends(installed_engines(), timeout, Path.cwd(), every_device=True):
+        probes.setdefault(probe.spec.engine, []).append(probe)
     for name, target in known.items():
         builtin = BUILTINS.get(name)
         origin = "" if builtin else f" (plugin {target})"
-        if builtin and builtin.extra and importlib.util.find_spec(builtin.engine_module) is None:
+        if builtin is not None and name not in probes:  # its engine is not installed
             hint = f"pip install 'autograd-conformance[{builtin.extra}]'"
             lines.append(f"  {name:<{width}}  not installed: {hint}{origin}")
             continue
-        try:
-            cls = adapter_class(parse_spec(name))
-        except BackendError as exc:
-            lines.append(f"  {name:<{width}}  unavailable: {exc}{origin}")
+        usage = next((p.usage for p in probes[name] if p.usage), None)
+        if usage is not None:
+            lines.append(f"  {name:<{width}}  unavailable: {usage}{origin}")
             continue
-        devices = ", ".join(_device_state(cls, device) for device in cls.devices)
+        devices = ", ".join(_device_state(p) for p in probes[name])
         lines.append(f"  {name:<{width}}  installed; devices: {devices}{origin}")
     return lines
 
 
-def _device_state(cls: type, device: str) -> str:
-    try:
-        cls(device)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
-        reason = str(exc).strip().splitlines()
-        return f"{device} (not available: {reason[0] if reason else type(exc).__name__})"
+def _device_state(probe: Probe) -> str:
+    device = probe.spec.device or ""
+    if probe.crash is not None:
+        message = str(probe.crash["message"])
+        return f"{device} ({message})" if device else message  # died before naming devices
+    if probe.unavailable is not None:
+        return f"{device} (not available: {probe.unavailable})"
     return device
 
 
 def _matrix(paths: Sequence[Path], out: Path) -> int:
-    from conformance.report import load_report
+    from conformance.report import read_report
     from conformance.report.matrix import write_matrix
 
-    reports = [(path, load_report(path)) for path in paths]
+    reports = [(path, read_report(path)) for path in paths]
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
     for written in write_matrix(reports, out):
@@ -238,19 +167,19 @@ def _matrix(paths: Sequence[Path], out: Path) -> int:
 
 
 def _diff(old: Path, new: Path) -> int:
-    from conformance.report import load_report
+    from conformance.report import read_report
     from conformance.report.diff import diff_reports, render_diff
 
-    result = diff_reports(load_report(old), load_report(new))
+    result = diff_reports(read_report(old), read_report(new))
     sys.stdout.write(render_diff(result))
     return EXIT_NONCONFORMANCE if result.regressions else EXIT_OK
 
 
 def _repro(path: Path, ident: str) -> int:
-    from conformance.report import load_report
+    from conformance.report import read_report
     from conformance.report.repro import find_reproducer
 
-    source, others = find_reproducer(load_report(path), ident)
+    source, others = find_reproducer(read_report(path), ident)
     sys.stdout.write(source)
     if others:
         print(

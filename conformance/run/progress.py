@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from conformance.judge.manifest import Manifest
 from conformance.report.statuses import FAILING, PASSED, XFAIL, XPASS, worst
+
+if TYPE_CHECKING:
+    from conformance.report.records import BackendReport
 
 
 class Progress:
@@ -87,8 +89,8 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def summary_line(report: Mapping[str, Any], where: str) -> str:
+def summary_line(report: BackendReport, where: str) -> str:
     from conformance.report import text
 
-    counts = text.counts_line(report["summary"]["requirements"]) or "no requirements"
-    return f"{report['backend']['label']}: {text.verdict(report)} ({counts}) -> {where}"
+    counts = text.counts_line(report.summary.requirements) or "no requirements"
+    return f"{report.label}: {text.verdict(report)} ({counts}) -> {where}"

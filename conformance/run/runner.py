@@ -2,15 +2,17 @@
 
 1. All requested backends are validated before anything runs: each is loaded once in a short
    probe subprocess (an adapter that aborts or hangs while loading must not take the runner with
-   it). A bad specifier, a missing engine, an unavailable device or an adapter that does not
-   satisfy the protocol is a usage error (exit 2, nothing written); an adapter that raises,
-   crashes or hangs while loading is a crash of that backend (its report says so, exit 3).
+   it; this process never imports an engine). Without --backend, probes find every installed
+   backend's available devices the same way. A bad specifier, a missing engine, an unavailable
+   device or an adapter that does not satisfy the protocol is a usage error (exit 2, nothing
+   written); an adapter that raises, crashes or hangs while loading is a crash of that backend
+   (its report says so, exit 3).
 2. Each backend then runs in a worker: `python -m pytest` on the suites with the plugin's
    results stream and heartbeats. The runner follows both, shows progress, and kills the worker
    (its whole process group) when an example or the run exceeds its time limit.
-3. Whatever happened, the backend's report is written (atomically), marked incomplete and naming
-   the crash if the worker died; then the next backend runs. The matrix of the output directory
-   comes last.
+3. Whatever happened, the backend's report is published (conformance.report.publish: every
+   format, atomically, and the matrix of the output directory), marked incomplete and naming
+   the crash if the worker died; then the next backend runs.
 
 The probes are in conformance/run/probe.py, the worker in conformance/run/worker.py.
 """
@@ -20,52 +22,32 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from conformance.backends.registry import DEFAULT_BACKEND, BackendSpec, installed_engines
 from conformance.errors import EXIT_CRASH, EXIT_NONCONFORMANCE, EXIT_OK, UsageError
 from conformance.judge.manifest import Manifest, load_manifest
-from conformance.report import RunInfo, build_report, catalogue_meta, load_report, write_reports
-from conformance.report.environment import host_environment, suite_info
-from conformance.report.matrix import write_matrix
-from conformance.run.probe import Probe, probe_backends
+from conformance.report import BackendReport, RunInfo, TestResult, build_report, catalogue_meta
+from conformance.report.publish import publish, report_path
+from conformance.run.options import DEFAULT_SUITE, RunOptions
+from conformance.run.probe import Probe, probe_backends, unloaded_info
 from conformance.run.progress import Progress, summary_line
 from conformance.run.worker import STARTUP_GRACE, WorkerState, run_worker
 from conformance.spec import profiles
 
-DEFAULT_SUITE = "suites"
-DEFAULT_TIMEOUT_EXAMPLE = 300.0
-
-
-@dataclass
-class RunOptions:
-    backends: list[str]
-    profile: str = profiles.DEFAULT_PROFILE
-    seed: int = profiles.DEFAULT_SEED
-    out_dir: Path = Path("reports")
-    expect: Path | None = None
-    workers: int | str = 1
-    requirements: list[str] | None = None
-    timeout_example: float = DEFAULT_TIMEOUT_EXAMPLE
-    timeout_run: float | None = None
-    suite: list[str] = field(default_factory=lambda: [DEFAULT_SUITE])
-    parity_with: str | None = None
-    """A counterpart backend for the parity suite (the plugin's --parity-with)."""
-    progress: TextIO = field(default_factory=lambda: sys.stderr)
-    output: TextIO = field(default_factory=lambda: sys.stdout)
+__all__ = ["DEFAULT_SUITE", "BackendRun", "RunOptions", "exit_code", "run"]
 
 
 @dataclass
 class BackendRun:
     label: str
-    report: dict[str, Any]
+    report: BackendReport
     paths: list[Path]
 
 
@@ -78,6 +60,8 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
         options.timeout_run is not None and options.timeout_run <= 0
     ):
         raise UsageError("time limits must be positive numbers of seconds")
+    if options.workers != "auto" and int(options.workers) < 1:
+        raise UsageError("-n needs at least 1 worker")
     meta = catalogue_meta()
     unknown = sorted(set(options.requirements or ()) - set(meta))
     if unknown:
@@ -94,36 +78,56 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
 def run(options: RunOptions) -> tuple[int, list[BackendRun]]:
     """Run every backend; (exit code, what was written). Raises UsageError before any work."""
     meta, manifest = validate(options)
-    counterpart = [options.parity_with] if options.parity_with else []
-    probes = probe_backends(
-        [*options.backends, *counterpart], options.timeout_example + STARTUP_GRACE, Path.cwd()
-    )
-    usage = next((p.usage for p in probes if p.usage), None)
-    if usage:
-        raise UsageError(usage)
-    counterpart_info = None
-    if counterpart:
-        parity = probes.pop()
-        if parity.crash is not None:
-            raise UsageError(f"--parity-with {parity.spec}: {parity.crash['message']}")
-        counterpart_info = parity.info
+    probes, counterpart_info = load_backends(options)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     done: list[BackendRun] = []
     seen: set[str] = set()
     with _terminate_as_interrupt():
         for probe in probes:
-            label = probe.info["label"] if probe.info else probe.spec
-            if label in seen:
+            if probe.label in seen:
                 continue
-            seen.add(label)
+            seen.add(probe.label)
             done.append(_run_backend(probe, options, meta, manifest, counterpart_info))
-            if (done[-1].report["crash"] or {}).get("kind") == "interrupted":
+            if _interrupted(done[-1].report):
                 break
-    if done:
-        write_matrix(matrix_reports(options.out_dir, done, options.progress), options.out_dir)
-    if done and (done[-1].report["crash"] or {}).get("kind") == "interrupted":
+    if done and _interrupted(done[-1].report):
         raise KeyboardInterrupt  # reports written; the CLI exits 130
     return exit_code([run.report for run in done]), done
+
+
+def load_backends(options: RunOptions) -> tuple[list[Probe], dict[str, Any] | None]:
+    """Each backend of the run loaded in a probe subprocess, and the parity counterpart's report
+    facts; UsageError if one cannot run as asked."""
+    timeout = options.timeout_example + STARTUP_GRACE
+    counterpart = [options.parity_with] if options.parity_with else []
+    if options.backends:
+        probes = probe_backends([*options.backends, *counterpart], timeout, Path.cwd())
+    else:
+        probes = discover(options, timeout) + probe_backends(counterpart, timeout, Path.cwd())
+    problem = next((p for p in probes if p.usage or p.unavailable), None)
+    if problem is not None:
+        raise UsageError(problem.usage or problem.unavailable or "")
+    if not counterpart:
+        return probes, None
+    parity = probes.pop()
+    if parity.crash is not None:
+        raise UsageError(f"--parity-with {parity.label}: {parity.crash['message']}")
+    return probes, parity.info
+
+
+def discover(options: RunOptions, timeout: float) -> list[Probe]:
+    """A run without --backend: every installed backend on every device available here. An
+    engine that crashes while loading is part of the run (its report says so, exit 3); one that
+    cannot load is left out with a line saying why, except the reference, which must run."""
+    found = []
+    for probe in probe_backends(installed_engines(), timeout, Path.cwd(), every_device=True):
+        if probe.info is not None or probe.crash is not None:
+            found.append(probe)
+        elif probe.usage is not None and probe.spec.engine == DEFAULT_BACKEND:
+            raise UsageError(probe.usage)
+        elif probe.usage is not None:
+            options.progress.write(f"leaving out {probe.spec.engine}: {probe.usage}\n")
+    return found
 
 
 @contextlib.contextmanager
@@ -144,28 +148,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def matrix_reports(
-    out_dir: Path, done: Sequence[BackendRun], notes: TextIO
-) -> list[tuple[Path, Mapping[str, Any]]]:
-    """This run's reports and every other current report already in DIR (other backends run
-    earlier, or by other jobs): the matrix of DIR, not of one run."""
-    loaded: dict[Path, Mapping[str, Any]] = {run.paths[-1].resolve(): run.report for run in done}
-    for path in sorted(out_dir.glob("*.json")):
-        if path.resolve() in loaded:
-            continue
-        try:
-            loaded[path.resolve()] = load_report(path)
-        except UsageError as exc:
-            if "no schema_version" not in str(exc):  # other JSON files are none of our business
-                notes.write(f"matrix: leaving out {path}: {exc}\n")
-    order = sorted(loaded.items(), key=lambda item: matrix_order(item[1]["backend"]["label"]))
-    return [(path, report) for path, report in order]
-
-
-def matrix_order(label: str) -> tuple[int, str]:
-    # The executable specification, then PyTorch whose behaviour it encodes, then the others.
-    first = {"reference": 0, "torch": 1}
-    return (first.get(label.partition(":")[0], 2), label)
+def _interrupted(report: BackendReport) -> bool:
+    return report.crash is not None and report.crash.kind == "interrupted"
 
 
 def _run_backend(
@@ -175,64 +159,49 @@ def _run_backend(
     manifest: Manifest | None,
     counterpart: dict[str, Any] | None = None,
 ) -> BackendRun:
-    started_at = datetime.now(timezone.utc)
-    started = time.monotonic()
+    started = time.time()
     info = probe.info or _unloaded_info(probe.spec, probe.device)
     state, crash = WorkerState(), probe.crash
     if crash is None:
         progress = Progress(options.progress, info["label"], manifest)
         workdir = Path(tempfile.mkdtemp(prefix="conformance-worker-"))
         try:
-            state, crash = run_worker(info["label"], options, workdir, progress)
+            state, crash = run_worker(probe.spec, options, workdir, progress)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     else:
         options.progress.write(f"{info['label']}: {crash['message']}\n")
-    run_info = RunInfo(
-        backend=info,
+    run_info = RunInfo.here(
+        info,
         profile=options.profile,
         seed=options.seed,
-        started=started_at.isoformat(timespec="seconds"),
-        duration_s=time.monotonic() - started,
-        suite=suite_info(list(options.suite)),
-        environment=host_environment(),
-        selection=list(options.requirements) if options.requirements else None,
+        started=started,
+        suite_target=options.suite,
+        selection=options.requirements,
         workers=options.workers,
         crash=crash,
         in_flight=state.in_flight(),
         counterpart=counterpart,
     )
-    report = build_report(
-        run_info, list(state.records.values()), state.collected, state.meta or meta, manifest
-    )
-    paths = write_reports(report, options.out_dir)
-    options.output.write(summary_line(report, str(paths[1])) + "\n")
+    results = [TestResult.from_dict(record) for record in state.records.values()]
+    report = build_report(run_info, results, state.collected, state.meta or meta, manifest)
+    paths = publish(report, options.out_dir, notes=options.progress)
+    html = report_path(report, options.out_dir, "html")
+    options.output.write(summary_line(report, str(html)) + "\n")
     _expectation_lines(report, options.output)
     options.output.flush()
     return BackendRun(info["label"], report, paths)
 
 
-def _unloaded_info(spec: str, device: str | None) -> dict[str, Any]:
-    from conformance.backends.registry import parse_spec
-
-    parsed = parse_spec(spec)
-    device = device or parsed.device or "default"
-    return {
-        "label": f"{parsed.name}:{device}",
-        "name": parsed.name,
-        "adapter": parsed.target,
-        "version": None,
-        "device": device,
-        "environment": {},
-        "capabilities": None,
-    }
+def _unloaded_info(spec: BackendSpec, device: str | None) -> dict[str, Any]:
+    return unloaded_info(spec.on(device or spec.device or "default"))
 
 
-def _expectation_lines(report: Mapping[str, Any], stream: TextIO) -> None:
-    expectations = report.get("expectations")
+def _expectation_lines(report: BackendReport, stream: TextIO) -> None:
+    expectations = report.expectations
     if not expectations:
         return
-    label = report["backend"]["label"]
+    label = report.label
     for target in expectations["unexpected_passes"]:
         stream.write(f"{label}: unexpected pass: {target} (remove it from the manifest)\n")
     for entry in expectations["stale"]:
@@ -240,9 +209,9 @@ def _expectation_lines(report: Mapping[str, Any], stream: TextIO) -> None:
         stream.write(f"{label}: stale manifest entry {target}: {entry['why']}\n")
 
 
-def exit_code(reports: Sequence[Mapping[str, Any]]) -> int:
-    if any(not r["complete"] for r in reports):
+def exit_code(reports: Sequence[BackendReport]) -> int:
+    if any(not r.complete for r in reports):
         return EXIT_CRASH
-    if any(not r["summary"]["conforms"] for r in reports):
+    if any(not r.summary.conforms for r in reports):
         return EXIT_NONCONFORMANCE
     return EXIT_OK

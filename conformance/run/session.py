@@ -1,13 +1,15 @@
 """The plugin's recorder: streams, opt-outs and reports of one pytest session.
 
-- `--conformance-results PATH`: one JSON line per test outcome (the plugin's `outcome_record`),
-  written by the controlling process only, so `-n` (pytest-xdist) writes each test once.
+- `--conformance-results PATH`: one JSON line per test outcome (the plugin's `outcome_record`, a
+  `TestResult`, written by `result_line`), by the controlling process only, so `-n`
+  (pytest-xdist) writes each test once.
 - `--conformance-progress PATH`: heartbeats from the processes that run tests: the collected
   tests, each test's start and end, and each hypothesis example. `conformance run` reads them for
   its progress display and its per-example time limit.
 - `--conformance-expect FILE`: opted-out tests are skipped without running.
-- `--conformance-out DIR`: the reports of the run, written when the session ends (used when the
-  suites run directly under pytest; `conformance run` writes them itself, crash or not).
+- `--conformance-out DIR`: the reports of the run, published (conformance.report.publish) when
+  the session ends (used when the suites run directly under pytest; `conformance run` publishes
+  them itself, crash or not).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+
+from conformance.report.records import BackendReport, TestResult, result_line
+from conformance.report.statuses import ERROR
 
 _heartbeat: Recorder | None = None
 
@@ -39,7 +43,8 @@ class Recorder:
         self.progress_path: str | None = config.getoption("--conformance-progress")
         self.out_dir: str | None = config.getoption("--conformance-out")
         self.expect_path: str | None = config.getoption("--conformance-expect")
-        self.records: list[dict[str, Any]] = []
+        self.results: list[TestResult] = []
+        """Kept for --conformance-out."""
         self.started = time.time()
         self.current: str | None = None
         self.examples = 0
@@ -76,8 +81,9 @@ class Recorder:
             manifest = load_manifest(self.expect_path, BY_ID)
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
-        label = self.config.getoption("--backend") or "reference"
-        manifest = manifest.for_backend(label if ":" in label else f"{label}:cpu")
+        from conformance.run.under_test import backend_spec
+
+        manifest = manifest.for_backend(backend_spec(self.config).label)
         for item in items:
             rids = [rid for mark in item.iter_markers("requirement") for rid in mark.args]
             entry = manifest.opt_out_for(item.nodeid, rids)
@@ -112,14 +118,15 @@ class Recorder:
         if self.is_xdist_worker:
             return
         record = getattr(report, "conformance_record", None)
-        if record is None and report.when == "???" and report.failed:
+        result = TestResult.from_dict(record) if record is not None else None
+        if result is None and report.when == "???" and report.failed:
             # pytest-xdist's report for a test whose worker process died under it.
-            record = _crashed_record(report)
-            self._emit({"event": "crashed", "nodeid": report.nodeid, "message": record["message"]})
-        if record is None:
+            result = _crashed_result(report)
+            self._emit({"event": "crashed", "nodeid": report.nodeid, "message": result.message})
+        if result is None:
             return
         if self.results_path:
-            line = json.dumps(record, default=str) + "\n"
+            line = result_line(result)
             fd = os.open(self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 # Written as the outcome arrives: a crash mid-run loses only the test in flight.
@@ -127,7 +134,7 @@ class Recorder:
             finally:
                 os.close(fd)
         if self.out_dir:
-            self.records.append(record)
+            self.results.append(result)
 
     # -- reports when run directly under pytest -------------------------------------------------
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -136,51 +143,41 @@ class Recorder:
             self._progress_fd = None
         if not self.out_dir or self.is_xdist_worker:
             return
-        from conformance.report import write_reports
+        from conformance.report.publish import publish, report_path
 
         report = self._report()
-        paths = write_reports(report, self.out_dir)
+        publish(report, self.out_dir)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"conformance: reports written to {paths[-1].with_suffix('.*')}")
+            written = report_path(report, self.out_dir).with_suffix(".*")
+            reporter.write_line(f"conformance: reports written to {written}")
 
-    def _report(self) -> dict[str, Any]:
+    def _report(self) -> BackendReport:
         from conformance.judge.manifest import load_manifest
         from conformance.report import RunInfo, build_report, catalogue_meta
-        from conformance.report.environment import host_environment, suite_info
         from conformance.run.probe import backend_info
         from conformance.spec import profiles
 
         meta = catalogue_meta()
-        spec = self.config.getoption("--backend") or "reference"
-        selection = self.config.getoption("--requirement") or None
-        run = RunInfo(
-            backend=backend_info(spec),
+        from conformance.run.options import plugin_value
+        from conformance.run.under_test import adapter_for, backend_spec
+
+        spec = backend_spec(self.config)
+        selection = plugin_value(self.config, "requirement") or None
+        run = RunInfo.here(
+            backend_info(spec, adapter_for(self.config, spec)),
             profile=str(profiles.active["profile"]),
             seed=int(str(profiles.active["seed"])),
-            started=datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
-            duration_s=time.time() - self.started,
-            suite=suite_info([str(a) for a in self.config.args]),
-            environment=host_environment(),
+            started=self.started,
+            suite_target=[str(a) for a in self.config.args],
             selection=selection,
             workers=getattr(self.config.option, "numprocesses", None) or 1,
         )
         manifest = load_manifest(self.expect_path, meta) if self.expect_path else None
-        return build_report(run, self.records, None, meta, manifest)
+        return build_report(run, self.results, None, meta, manifest)
 
 
-def _crashed_record(report: pytest.TestReport) -> dict[str, Any]:
+def _crashed_result(report: pytest.TestReport) -> TestResult:
     message = str(report.longrepr).strip().splitlines()
-    return {
-        "nodeid": report.nodeid,
-        "requirements": [],
-        "status": "error",
-        "message": message[0] if message else "the worker process running this test died",
-        "duration_s": 0.0,
-        "examples": 0,
-        "max_abs_error": None,
-        "max_rel_error": None,
-        "tolerance": None,
-        "program": None,
-        "check": None,
-    }
+    why = message[0] if message else "the worker process running this test died"
+    return TestResult(report.nodeid, [], ERROR, why)

@@ -16,13 +16,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from conformance.backends.registry import BackendSpec
+from conformance.run.options import PLUGIN_OPTIONS, RunOptions, plugin_arguments
 from conformance.run.progress import Progress
 from conformance.run.streams import JsonLines, tail
-
-if TYPE_CHECKING:
-    from conformance.run.runner import RunOptions
 
 STARTUP_GRACE = 60.0
 """Added to the example limit while a worker starts: interpreter, engine import, collection."""
@@ -131,27 +130,21 @@ def _where(state: WorkerState) -> str:
     return f" (while running {', '.join(running)})" if running else ""
 
 
-def worker_command(label: str, options: RunOptions, results: Path, heartbeat: Path) -> list[str]:
+def worker_command(
+    backend: BackendSpec, options: RunOptions, results: Path, heartbeat: Path
+) -> list[str]:
     targets = list(options.suite)
     command = [sys.executable, "-m", "pytest"]
     if any(not Path(t).exists() for t in targets):
         command.append("--pyargs")
     command += targets
+    command += plugin_arguments(options, backend)
     command += [
-        "--backend", label,
-        "--conformance-profile", options.profile,
-        "--conformance-seed", str(options.seed),
-        "--conformance-results", str(results),
-        "--conformance-progress", str(heartbeat),
+        PLUGIN_OPTIONS["results"].plugin_flag, str(results),
+        PLUGIN_OPTIONS["progress"].plugin_flag, str(heartbeat),
         "-p", "no:cacheprovider",
         "-q", "--color=no", "-o", "console_output_style=classic",
     ]  # fmt: skip
-    for rid in options.requirements or ():
-        command += ["--requirement", rid]
-    if options.expect is not None:
-        command += ["--conformance-expect", str(options.expect.resolve())]
-    if options.parity_with is not None:
-        command += ["--parity-with", options.parity_with]
     if str(options.workers) != "1":
         command += ["-n", str(options.workers)]
     return command
@@ -171,7 +164,7 @@ def worker_env(cwd: Path) -> dict[str, str]:
 
 
 def run_worker(
-    label: str, options: RunOptions, workdir: Path, progress: Progress
+    backend: BackendSpec, options: RunOptions, workdir: Path, progress: Progress
 ) -> tuple[WorkerState, dict[str, Any] | None]:
     """Run one backend's worker to the end; the state read from it and the crash, if any."""
     results, heartbeat, log_path = (
@@ -183,7 +176,7 @@ def run_worker(
     started = time.monotonic()
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
-            worker_command(label, options, results, heartbeat),
+            worker_command(backend, options, results, heartbeat),
             cwd=cwd,
             env=worker_env(cwd),
             stdin=subprocess.DEVNULL,
@@ -221,7 +214,7 @@ def run_worker(
             "log_tail": tail(log_path),
             **crash,
         }
-        progress.stream.write(f"{label}: {crash['message']}\n")
+        progress.stream.write(f"{backend.label}: {crash['message']}\n")
     return state, crash
 
 

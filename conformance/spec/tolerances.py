@@ -62,7 +62,7 @@ _F32_REFERENCE = (
     "float32 backend against the float64 reference on the same inputs: eps 1.2e-7 per op, "
     "amplified by at most ~1e2 through gradient chains (1/x^2 with |x| >= 0.25, exp <= 403) and "
     "by sums of <= 48 terms, stays below ~2e-5; PyTorch 2.13 float32 BCE measured within 5% of "
-    "rtol 1e-4 / atol 1e-5 (semantics notes, 4)"
+    "rtol 1e-4 / atol 1e-5 (docs/pytorch-semantics.md, section 4)"
 )
 _FD = (
     "central differences with h = 1e-6 max(1,|x|) in float64: truncation h^2 f'''/6 <= 1e-12 "

@@ -25,7 +25,7 @@ class Bug(TorchLikeAdapter):
     """One injected engine bug; subclasses override the adapter methods the bug lives in."""
 
     bug_class: ClassVar[str] = ""
-    """Which entry of shared/reference/bug-classes.md it models ("1".."12"), or "own: ..."."""
+    """Which entry of docs/bug-classes.md it models ("1".."12"), or "own: ..."."""
     flagged_by: ClassVar[tuple[str, ...]] = ()
     """The requirement IDs whose tests must report it as failed under the `ci` profile."""
 

@@ -3,9 +3,9 @@
 Each entry is one bug (from the modules gradients, linear_bce, tape, storage, graph and engine of
 this package) on top of the reference engine's adapter, importable as a backend:
 
-    pytest --pyargs suites --backend tests.mutants.catalogue:BroadcastNotSummed
+    pytest --pyargs suites --conformance-backend tests.mutants.catalogue:BroadcastNotSummed
 
-`CATALOGUE` lists them; each class names its bug class (shared/reference/bug-classes.md, or
+`CATALOGUE` lists them; each class names its bug class (docs/bug-classes.md, or
 "own: ...") and `flagged_by`, the requirements whose tests must fail on it. `TORCH_CATALOGUE`
 holds the same bugs on top of PyTorch (`...:BroadcastNotSummedTorch`), for engines' sake: the
 suites must not depend on the broken engine being the reference one.
@@ -17,7 +17,7 @@ from tests.mutants import engine, gradients, graph, linear_bce, storage, tape
 from tests.mutants.base import Bug, on_reference, on_torch
 
 BUGS: tuple[type[Bug], ...] = (
-    # 1-12 of bug-classes.md
+    # 1-12 of docs/bug-classes.md
     gradients.BroadcastNotSummed,
     gradients.MeanBackwardNotDivided,
     linear_bce.BceMeanReductionIgnoredInBackward,
@@ -72,7 +72,7 @@ TORCH_CATALOGUE: tuple[type[Bug], ...] = tuple(on_torch(bug, __name__) for bug i
 
 
 def import_path(mutant: type[Bug]) -> str:
-    """The `--backend` specifier that loads `mutant`."""
+    """The backend specifier (`--conformance-backend`) that loads `mutant`."""
     return f"{__name__}:{mutant.__name__}"
 
 

@@ -1,7 +1,7 @@
 """Running the suites on one backend in a subprocess, as a user would, and reading the verdicts.
 
-    python -m pytest --pyargs suites --conformance-profile ci --backend SPEC \
-        --requirement ID ... --conformance-results out.jsonl
+    python -m pytest --pyargs suites --conformance-profile ci --conformance-backend SPEC \
+        --conformance-requirement ID ... --conformance-results out.jsonl
 
 One backend per run (the plugin loads one), so a `Runner` spreads runs over a thread pool.
 """
@@ -59,7 +59,7 @@ class Run:
         return "/".join(sorted(statuses))
 
     def describe(self, rid: str) -> str:
-        lines = [f"{self.case.backend} --requirement {rid}: exit {self.returncode}"]
+        lines = [f"{self.case.backend} --conformance-requirement {rid}: exit {self.returncode}"]
         lines += [
             f"  {r['status']}: {r['nodeid']} ({r.get('examples')} examples) "
             f"{r.get('message')!s:.400}"
@@ -86,15 +86,15 @@ def run_case(case: Case, workdir: Path, profile: str = "ci") -> Run:
         "--no-header",
         "--conformance-profile",
         profile,
-        "--backend",
+        "--conformance-backend",
         case.backend,
         "--conformance-results",
         str(results),
         # One failing test settles a requirement's verdict; the rest would only shrink again.
-        "--requirement-fail-fast",
+        "--conformance-requirement-fail-fast",
     ]
     for rid in case.requirements:
-        command += ["--requirement", rid]
+        command += ["--conformance-requirement", rid]
     started = time.perf_counter()
     done = subprocess.run(
         command,
