@@ -442,6 +442,9 @@ def defpointwise(
     return fn
 
 
+sin = defpointwise("sin", np.sin, lambda g, x, out: g * np.cos(x))
+
+
 class ToCopyBackward0(Node):
     __slots__ = ("dtype",)
     dtype: np.dtype

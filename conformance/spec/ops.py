@@ -316,6 +316,7 @@ _ROWS = (
     _pointwise("log", np.log, lambda x, ans: 1 / x, domains=(POSITIVE,)),
     _pointwise("sigmoid", sigmoid, lambda x, ans: ans * (1 - ans)),
     _pointwise("tanh", np.tanh, lambda x, ans: 1 - ans * ans),
+    _pointwise("sin", np.sin, lambda x, ans: np.cos(x)),
     _pointwise("relu", lambda x: np.maximum(x, 0.0), lambda x, ans: x > 0,
                kinks=(_RELU_KINK,), tolerance="exact"),
     _pointwise("abs", np.abs, lambda x, ans: np.sign(x), kinks=(_ABS_KINK,), tolerance="exact"),
