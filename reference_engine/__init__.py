@@ -4,7 +4,11 @@ It imports NumPy and the standard library only."""
 
 from __future__ import annotations
 
-from . import autograd, nn
+from . import (
+    autograd,
+    methods,  # noqa: F401 - run for its effect: it binds the Tensor's operators and methods
+    nn,
+)
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     from_numpy,

@@ -4,17 +4,19 @@ A Node is the backward of one op: `apply(grad_of_output)` returns one gradient (
 per entry of `next_functions`. `saved` holds the arrays the backward needs; the engine sets
 it to None after a backward without retain_graph, and a later backward through that node
 raises, exactly when PyTorch would (nodes that saved nothing can be re-run).
+
+This is the bottom layer: it knows a tensor only as a `Variable`, the few members it uses,
+so tensor.py (the Tensor) can build on it without a circle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from .dtypes import Size
 
 Edge = tuple["Node | None", int]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +28,29 @@ FREED_MSG = (
     " through the graph a second time or if you need to access saved tensors after calling"
     " backward."
 )
+
+
+class Variable(Protocol):
+    """What the graph and the engine use of a tensor; tensor.py's Tensor is the one there is."""
+
+    _data: np.ndarray
+    _requires_grad: bool
+    _grad_fn: Node | None
+
+    @property
+    def requires_grad(self) -> bool: ...
+
+    def _accumulator(self) -> AccumulateGrad:
+        """The leaf's one AccumulateGrad node."""
+        ...
+
+    def _accumulate_grad(self, grad: np.ndarray) -> None:
+        """Add `grad` into the leaf's .grad."""
+        ...
+
+    def _grad_tensor(self, grad: np.ndarray) -> Variable:
+        """A new tensor holding `grad` in this tensor's dtype: what autograd.grad returns."""
+        ...
 
 
 # --- grad mode -------------------------------------------------------------------------------
@@ -84,7 +109,7 @@ class Node:
     def __init__(self, next_functions: tuple[Edge, ...], saved: tuple[Any, ...] = ()) -> None:
         self.next_functions = next_functions
         self.saved: tuple[Any, ...] | None = saved
-        self.retained: Tensor | None = None  # the non-leaf output that called retain_grad()
+        self.retained: Variable | None = None  # the non-leaf output that called retain_grad()
 
     def name(self) -> str:
         return type(self).__name__
@@ -103,7 +128,7 @@ class Node:
 class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
-    def __init__(self, variable: Tensor) -> None:
+    def __init__(self, variable: Variable) -> None:
         super().__init__(())
         self.variable = variable
 
@@ -117,13 +142,25 @@ class AccumulateGrad(Node):
         return ()
 
 
-def edge(t: Tensor) -> Edge:
+def edge(t: Variable) -> Edge:
     fn = t._grad_fn
     if fn is not None:
         return (fn, 0)
     if t._requires_grad:
         return (t._accumulator(), 0)
     return (None, 0)
+
+
+def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting: sum the leading dims broadcasting added, then the dims that were 1.
+    The gradient of every broadcasting op reaches its input's shape through here."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes).reshape(shape)
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -214,7 +251,7 @@ def _above(targets: set[Node], consumers: dict[Node, list[Node]]) -> set[Node]:
 
 
 def _roots(
-    outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None]
+    outputs: Sequence[Variable], grad_outputs: Sequence[Variable | None]
 ) -> list[tuple[Node, np.ndarray]]:
     roots = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
@@ -230,8 +267,6 @@ def _roots(
         else:
             garr = g._data if hasattr(g, "_data") else np.asarray(g)
             if garr.shape != data.shape:
-                from .dtypes import Size
-
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {Size(garr.shape)!r}"
                     f" and output[{i}] has a shape of {Size(data.shape)!r}."
@@ -250,11 +285,11 @@ def _as_seq(x: Any) -> list[Any]:
 
 
 def backward(
-    tensors: Tensor | Sequence[Tensor],
-    grad_tensors: Tensor | Sequence[Tensor | None] | None = None,
+    tensors: Variable | Sequence[Variable],
+    grad_tensors: Variable | Sequence[Variable | None] | None = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    inputs: Tensor | Sequence[Tensor] | None = None,
+    inputs: Variable | Sequence[Variable] | None = None,
 ) -> None:
     if create_graph:
         raise NotImplementedError("reference_engine does not build graphs of gradients")
@@ -280,16 +315,14 @@ def backward(
 
 
 def grad(
-    outputs: Tensor | Sequence[Tensor],
-    inputs: Tensor | Sequence[Tensor],
-    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    outputs: Variable | Sequence[Variable],
+    inputs: Variable | Sequence[Variable],
+    grad_outputs: Variable | Sequence[Variable | None] | None = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
     allow_unused: bool | None = None,
     materialize_grads: bool = False,
-) -> tuple[Tensor | None, ...]:
-    from .tensor import Tensor
-
+) -> tuple[Variable | None, ...]:
     if create_graph:
         raise NotImplementedError("reference_engine does not build graphs of gradients")
     outs, ins = _as_seq(outputs), _as_seq(inputs)
@@ -301,7 +334,7 @@ def grad(
     nodes = [t._grad_fn if t._grad_fn is not None else t._accumulator() for t in ins]
     keep = create_graph if retain_graph is None else retain_graph
     captured = _execute(roots, bool(keep), set(nodes))
-    result: list[Tensor | None] = []
+    result: list[Variable | None] = []
     for i, (t, node) in enumerate(zip(ins, nodes, strict=True)):
         g = captured.get(node)
         if g is None:
@@ -315,5 +348,5 @@ def grad(
             else:
                 result.append(None)
                 continue
-        result.append(Tensor._wrap(np.array(g, dtype=t._data.dtype)))
+        result.append(t._grad_tensor(g))
     return tuple(result)

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge
+from .autograd import GradMode, Node, edge, sum_to
 from .dtypes import short_name
-from .ops import Grads, sum_to
+from .ops import Grads
 from .shape_ops import SqueezeBackward4, UnsafeViewBackward0, reshape, squeeze, unsqueeze
 from .tensor import Tensor
 

@@ -1,7 +1,7 @@
 """Elementwise ops, reductions and in-place ops: each forward next to its backward.
 
-Every backward returns gradients already reduced to its inputs' shapes with `sum_to`, the
-broadcasting rule run in reverse; binary ops also cast each gradient to its input's dtype,
+Every backward returns gradients already reduced to its inputs' shapes with autograd's `sum_to`,
+the broadcasting rule run in reverse; binary ops also cast each gradient to its input's dtype,
 as PyTorch does per edge when a float32 tensor meets a float64 one.
 """
 
@@ -14,24 +14,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge, no_grad
+from .autograd import GradMode, Node, edge, no_grad, sum_to
+from .creation import tensor
 from .dtypes import DEFAULT_FLOAT, result_type, short_name
 from .tensor import Scalar, Tensor
 
 Grads = tuple[np.ndarray | None, ...]
 Meta = tuple[tuple[int, ...], np.dtype]
 NO_EDGE = (None, 0)
-
-
-def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo broadcasting: sum the leading dims broadcasting added, then the dims that were 1."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    return g.sum(axis=axes).reshape(shape)
 
 
 def _for(g: np.ndarray, meta: Meta | None) -> np.ndarray:
@@ -41,11 +31,7 @@ def _for(g: np.ndarray, meta: Meta | None) -> np.ndarray:
 
 # --- operands --------------------------------------------------------------------------------
 def as_tensor(x: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    from .creation import tensor
-
-    return tensor(x)
+    return x if isinstance(x, Tensor) else tensor(x)
 
 
 def _args(a: Tensor, b: Tensor | Scalar) -> tuple[np.ndarray, Any, Tensor | None]:
@@ -414,8 +400,8 @@ class PointwiseNode(Node):
 
 
 POINTWISE: dict[str, Callable[[Tensor], Tensor]] = {}
-"""The functions defined with `defpointwise`, by name: the package exports each, and each is a
-Tensor method too (`torch.sin(x)` and `x.sin()`)."""
+"""The functions defined with `defpointwise`, by name: the package exports each, and methods.py
+makes each a Tensor method too (`torch.sin(x)` and `x.sin()`)."""
 
 
 def defpointwise(
@@ -438,7 +424,6 @@ def defpointwise(
 
     fn.__name__ = fn.__qualname__ = name
     POINTWISE[name] = fn
-    setattr(Tensor, name, fn)
     return fn
 
 

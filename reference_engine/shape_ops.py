@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge
+from .autograd import GradMode, Node, edge, sum_to
 from .dtypes import Size
 from .ops import Grads, as_tensor, check_inplace, normalize_dim
 from .tensor import Scalar, Tensor
@@ -97,8 +97,6 @@ class ExpandBackward0(Node):
     shape: tuple[int, ...]
 
     def apply(self, g: np.ndarray) -> Grads:
-        from .ops import sum_to
-
         return (sum_to(g, self.shape),)
 
 

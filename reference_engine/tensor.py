@@ -1,8 +1,8 @@
 """The Tensor: a NumPy array plus the autograd bookkeeping PyTorch exposes.
 
 Leaf tensors keep `_requires_grad` and (lazily) one cached AccumulateGrad node; op results
-keep their `_grad_fn`. The math lives in ops.py, shape_ops.py and matmul.py; the methods
-here only forward to it.
+keep their `_grad_fn`. The math lives in ops.py, shape_ops.py and matmul.py, which build on
+this module; methods.py binds the operators and methods that call it (`x + y`, `x.sum()`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import AccumulateGrad, Node
+from .autograd import AccumulateGrad, Node, sum_to
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
-from .dtypes import dtype as DType
 
 Scalar = int | float | bool
 
@@ -80,12 +79,16 @@ class Tensor:
         """First gradient: a private C-contiguous copy in our dtype; later ones add in place."""
         data = self._data
         if grad.shape != data.shape:
-            grad = ops.sum_to(grad, data.shape)
+            grad = sum_to(grad, data.shape)
         g = self._grad
         if g is None:
             self._grad = Tensor._wrap(np.array(grad, dtype=data.dtype, order="C"))
         else:
             np.add(g._data, grad, out=g._data, casting="unsafe")
+
+    def _grad_tensor(self, grad: np.ndarray) -> Tensor:
+        """A new tensor holding `grad` in our dtype: what autograd.grad returns for us."""
+        return Tensor._wrap(np.array(grad, dtype=self._data.dtype))
 
     # --- autograd attributes -----------------------------------------------------------------
     @property
@@ -244,7 +247,7 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.numpy() if dtype is None else self.numpy().astype(dtype)
 
-    __hash__ = object.__hash__  # tensors hash by identity, even though == is elementwise
+    __hash__ = object.__hash__  # tensors hash by identity, though == (methods.py) is elementwise
 
     def __repr__(self) -> str:
         body = np.array2string(
@@ -259,202 +262,8 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
-    # --- ops (forwarding to the op modules) --------------------------------------------------
-    def __add__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.add(self, other)
-
-    def __radd__(self, other: Scalar) -> Tensor:
-        return ops.add(self, other)
-
-    def __sub__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: Scalar) -> Tensor:
-        return ops.rsub(self, other)
-
-    def __mul__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.mul(self, other)
-
-    def __rmul__(self, other: Scalar) -> Tensor:
-        return ops.mul(self, other)
-
-    def __truediv__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other: Scalar) -> Tensor:
-        return ops.mul(ops.reciprocal(self), other)  # torch records 1/x as x.reciprocal() * 1
-
-    def __pow__(self, exponent: Tensor | Scalar) -> Tensor:
-        return ops.pow(self, exponent)
-
-    def __rpow__(self, base: Scalar) -> Tensor:
-        return ops.rpow(self, base)
-
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
-    def __matmul__(self, other: Tensor) -> Tensor:
-        return matmul.matmul(self, other)
-
-    def __rmatmul__(self, other: Tensor) -> Tensor:
-        return matmul.matmul(other, self)
-
-    def __gt__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.gt(self, other)
-
-    def __lt__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.lt(self, other)
-
-    def __ge__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.ge(self, other)
-
-    def __le__(self, other: Tensor | Scalar) -> Tensor:
-        return ops.le(self, other)
-
-    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return ops.eq(self, other)  # type: ignore[arg-type]
-
-    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return ops.ne(self, other)  # type: ignore[arg-type]
-
-    def add(self, other: Tensor | Scalar) -> Tensor:
-        return ops.add(self, other)
-
-    def sub(self, other: Tensor | Scalar) -> Tensor:
-        return ops.sub(self, other)
-
-    def mul(self, other: Tensor | Scalar) -> Tensor:
-        return ops.mul(self, other)
-
-    def div(self, other: Tensor | Scalar) -> Tensor:
-        return ops.div(self, other)
-
-    def pow(self, exponent: Tensor | Scalar) -> Tensor:
-        return ops.pow(self, exponent)
-
-    def neg(self) -> Tensor:
-        return ops.neg(self)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def reciprocal(self) -> Tensor:
-        return ops.reciprocal(self)
-
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return ops.mean(self, dim, keepdim)
-
-    def matmul(self, other: Tensor) -> Tensor:
-        return matmul.matmul(self, other)
-
-    def mm(self, other: Tensor) -> Tensor:
-        return matmul.mm(self, other)
-
-    def mv(self, other: Tensor) -> Tensor:
-        return matmul.mv(self, other)
-
-    def dot(self, other: Tensor) -> Tensor:
-        return matmul.dot(self, other)
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802
-        return shape_ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
-
-    def t(self) -> Tensor:
-        return shape_ops.t(self)
-
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
-        return shape_ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims: Any) -> Tensor:
-        return shape_ops.permute(self, shape_ops.size_args(dims))
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return shape_ops.reshape(self, shape_ops.size_args(shape))
-
-    def view(self, *shape: Any) -> Tensor:
-        return shape_ops.reshape(self, shape_ops.size_args(shape))
-
-    def expand(self, *sizes: Any) -> Tensor:
-        return shape_ops.expand(self, shape_ops.size_args(sizes))
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        return shape_ops.unsqueeze(self, dim)
-
-    def squeeze(self, dim: int) -> Tensor:
-        return shape_ops.squeeze(self, dim)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return shape_ops.index(self, index)
-
-    def __setitem__(self, index: Any, value: Tensor | Scalar) -> None:
-        shape_ops.index_put_(self, index, value)
-
-    # in-place ops: see ops.inplace for the leaf rule
-    def add_(self, other: Tensor | Scalar) -> Tensor:
-        return ops.inplace(self, ops.add, other)
-
-    def sub_(self, other: Tensor | Scalar) -> Tensor:
-        return ops.inplace(self, ops.sub, other)
-
-    def mul_(self, other: Tensor | Scalar) -> Tensor:
-        return ops.inplace(self, ops.mul, other)
-
-    def div_(self, other: Tensor | Scalar) -> Tensor:
-        return ops.inplace(self, ops.div, other)
-
-    def zero_(self) -> Tensor:
-        return ops.zero_(self)
-
-    def __iadd__(self, other: Tensor | Scalar) -> Tensor:
-        return self.add_(other)
-
-    def __isub__(self, other: Tensor | Scalar) -> Tensor:
-        return self.sub_(other)
-
-    def __imul__(self, other: Tensor | Scalar) -> Tensor:
-        return self.mul_(other)
-
-    def __itruediv__(self, other: Tensor | Scalar) -> Tensor:
-        return self.div_(other)
-
-    def float(self) -> Tensor:
-        return ops.to(self, np.dtype(np.float32))
-
-    def double(self) -> Tensor:
-        return ops.to(self, np.dtype(np.float64))
-
-    def long(self) -> Tensor:
-        return ops.to(self, np.dtype(np.int64))
-
-    def to(self, target: DType | str) -> Tensor:
-        if isinstance(target, DType):
-            return ops.to(self, target.np)
-        return self  # only 'cpu' exists here
-
 
 def _c_name(arr_dtype: np.dtype) -> str:
     return {"float32": "float", "float64": "double", "int64": "long int"}.get(
         arr_dtype.name, arr_dtype.name
     )
-
-
-from . import matmul, ops, shape_ops  # noqa: E402  (the op modules import Tensor from here)

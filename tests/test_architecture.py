@@ -101,10 +101,6 @@ def test_the_harness_has_no_import_circles() -> None:
     assert cycles({m: d for m, d in harness.items() if m.startswith("conformance")}) == []
 
 
-@pytest.mark.xfail(
-    reason="reference_engine's tensor and function modules import each other; not yet untangled",
-    strict=True,
-)
 def test_the_reference_engine_has_no_import_circles() -> None:
     engine = {m: d for m, d in GRAPH.items() if m.startswith("reference_engine")}
     assert cycles(engine) == []

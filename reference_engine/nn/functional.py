@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ..autograd import GradMode, Node, edge
+from ..autograd import GradMode, Node, edge, sum_to
 from ..dtypes import Size, result_type
 from ..matmul import addmm, matmul
-from ..ops import Grads, relu, sigmoid, stable_sigmoid, sum_to, tanh
+from ..ops import Grads, relu, sigmoid, stable_sigmoid, tanh
 from ..shape_ops import reshape, t
 from ..tensor import Tensor
 
