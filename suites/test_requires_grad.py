@@ -152,41 +152,62 @@ def test_requires_grad_propagates_under_grad_mode_blocks(backend: Any, data: st.
     stack: list[tuple[str, Any]] = []  # (mode, entered context manager), innermost last
     torch_lines: list[str] = []
     adapter_lines: list[str] = []
+
+    def apply(step: Apply, name: str, modes: list[str]) -> None:
+        """Apply `step` as `name` under `modes` (outermost first) and check its flag."""
+        enabled = not modes or modes[-1] == "enable_grad"
+        env[name] = backend.apply(step.op, [env[a] for a in step.args], step.params)
+        flags[name] = enabled and OPS[step.op].differentiable and any(flags[a] for a in step.args)
+        indent = "    " * len(modes)
+        torch_lines.append(indent + _torch_step(program, step, backend).replace(step.name, name, 1))
+        adapter_lines.append(
+            f"{indent}env[{name!r}] = adapter.apply({step.op!r}, "
+            f"[env[a] for a in {list(step.args)!r}], {dict(step.params)!r})"
+        )
+        got = backend.requires_grad(env[name])
+        if got != flags[name]:
+            repro = Repro(backend).line(
+                "", "env = dict(zip([i.name for i in program.inputs], tensors))"
+            )
+            repro.line("\n".join(torch_lines), "\n".join(adapter_lines))
+            flags_line(repro, name, requires_grad=flags[name])
+            raise repro.fail(
+                f"{name} = {step.op}({', '.join(step.args)}) inside "
+                f"{' > '.join(modes) or 'no block (grad mode on)'}: "
+                f"requires_grad={got}; expected {flags[name]}",
+                program,
+            )
+
+    def enter(mode: str) -> None:
+        block = getattr(backend, mode)()
+        block.__enter__()
+        torch_lines.append(f"{'    ' * len(stack)}with torch.{mode}():")
+        adapter_lines.append(f"{'    ' * len(stack)}with adapter.{mode}():")
+        stack.append((mode, block))
+
     try:
         for step in program.steps:
             action = data.draw(st.sampled_from(["stay", "no_grad", "enable_grad", "leave"]))
             if action in GRAD_MODES:
-                block = getattr(backend, action)()
-                block.__enter__()
-                torch_lines.append(f"{'    ' * len(stack)}with torch.{action}():")
-                adapter_lines.append(f"{'    ' * len(stack)}with adapter.{action}():")
-                stack.append((action, block))
+                enter(action)
             elif action == "leave" and stack:
                 stack.pop()[1].__exit__(None, None, None)
-            enabled = not stack or stack[-1][0] == "enable_grad"
-            env[step.name] = backend.apply(step.op, [env[a] for a in step.args], step.params)
-            flags[step.name] = (
-                enabled and OPS[step.op].differentiable and any(flags[a] for a in step.args)
-            )
-            indent = "    " * len(stack)
-            torch_lines.append(indent + _torch_step(program, step, backend))
-            adapter_lines.append(
-                f"{indent}env[{step.name!r}] = adapter.apply({step.op!r}, "
-                f"[env[a] for a in {list(step.args)!r}], {dict(step.params)!r})"
-            )
-            got = backend.requires_grad(env[step.name])
-            if got != flags[step.name]:
-                modes = " > ".join(mode for mode, _ in stack) or "no block (grad mode on)"
-                repro = Repro(backend).line(
-                    "", "env = dict(zip([i.name for i in program.inputs], tensors))"
-                )
-                repro.line("\n".join(torch_lines), "\n".join(adapter_lines))
-                flags_line(repro, step.name, requires_grad=flags[step.name])
-                raise repro.fail(
-                    f"{step.name} = {step.op}({', '.join(step.args)}) inside {modes}: "
-                    f"requires_grad={got}; expected {flags[step.name]}",
-                    program,
-                )
+            apply(step, step.name, [mode for mode, _ in stack])
+        while stack:
+            stack.pop()[1].__exit__(None, None, None)
+        # The draw above nests the two blocks in only some examples; every example also applies
+        # its last differentiable step under both nestings, so an engine that ignores an inner
+        # block cannot pass by the luck of the draw.
+        step = next(
+            (s for s in reversed(program.steps) if any(flags[a] for a in s.args)),
+            program.steps[-1],
+        )
+        for outer, inner in (("no_grad", "enable_grad"), ("enable_grad", "no_grad")):
+            enter(outer)
+            enter(inner)
+            apply(step, f"{step.name}_{inner}", [outer, inner])
+            while stack:
+                stack.pop()[1].__exit__(None, None, None)
     finally:
         while stack:
             stack.pop()[1].__exit__(None, None, None)

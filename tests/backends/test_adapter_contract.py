@@ -695,8 +695,9 @@ def test_paddle_import_leaves_the_home_directory_alone(adapter: Any, tmp_path: P
 def test_tinygrad_is_the_pinned_version_with_its_cache_outside_home(adapter: Any) -> None:
     from conformance.backends.tinygrad import VERSION
 
-    assert adapter.version() == VERSION
-    cachedb = Path(adapter.environment()["cachedb"]).resolve()
+    # The extra admits patch releases of the minor version the adapter was written against.
+    assert adapter.version().split(".")[:2] == VERSION.split(".")[:2]
+    cachedb = Path(adapter.tg.helpers.CACHEDB).resolve()
     assert Path.home().resolve() not in cachedb.parents
 
 
