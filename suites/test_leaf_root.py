@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, evaluate_line, flags_line
+from conformance.spec.program import Apply, Program
 from conformance.spec.render import torch_step_lines
 from suites.requirement import requirement
 from suites.support import (
@@ -38,26 +40,38 @@ def test_user_created_tensors_are_leaves(backend: Any, data: st.DataObject) -> N
         )
 
 
+def _focus_steps(
+    backend: Any, focus: str, data: st.DataObject
+) -> Iterator[tuple[Program, Apply, Any, bool]]:
+    """Each step of a program that applies `focus` first: its value on the backend and whether
+    it must require grad."""
+    require_op(backend, focus)
+    program = draw_program(data, backend, focus=focus)
+    env = program.evaluate(backend, program.make_inputs(backend))
+    flags = requires_grad_map(program)
+    for step in program.steps:
+        yield program, step, env[step.name], flags[step.name]
+
+
+def _applied(step: Apply) -> str:
+    return f"= {step.op}({', '.join(step.args)})"
+
+
 @per_op()
 @requirement("LEAF-002")
 @given(data=st.data())
 def test_op_results_are_non_leaves_exactly_when_they_require_grad(
     backend: Any, focus: str, data: st.DataObject
 ) -> None:
-    require_op(backend, focus)
-    program = draw_program(data, backend, focus=focus)
-    env = program.evaluate(backend, program.make_inputs(backend))
-    flags = requires_grad_map(program)
-    for step in program.steps:
-        want = flags[step.name]
+    for program, step, tensor, want in _focus_steps(backend, focus, data):
         expect_flags(
             backend,
             program,
             step.name,
-            env[step.name],
+            tensor,
             is_leaf=not want,
             requires_grad=want,
-            context=f"= {step.op}({', '.join(step.args)})",
+            context=_applied(step),
         )
 
 
@@ -67,23 +81,18 @@ def test_op_results_are_non_leaves_exactly_when_they_require_grad(
 def test_roots_have_grad_fn_exactly_when_they_require_grad(
     backend: Any, focus: str, data: st.DataObject
 ) -> None:
-    require_op(backend, focus)
-    program = draw_program(data, backend, focus=focus)
-    env = program.evaluate(backend, program.make_inputs(backend))
-    flags = requires_grad_map(program)
-    for step in program.steps:
-        tensor = env[step.name]
+    for program, step, tensor, want in _focus_steps(backend, focus, data):
         requires = backend.requires_grad(tensor)
         has_fn = backend.grad_fn(tensor) is not None
-        if requires != has_fn or requires != flags[step.name]:
+        if requires != has_fn or requires != want:
             expect_flags(
                 backend,
                 program,
                 step.name,
                 tensor,
-                requires_grad=flags[step.name],
-                grad_fn=flags[step.name],
-                context=f"= {step.op}({', '.join(step.args)})",
+                requires_grad=want,
+                grad_fn=want,
+                context=_applied(step),
             )
 
 
