@@ -154,11 +154,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     # Where the reports go: `conformance run` always writes them, a plugin session only if asked.
     Option(
-        "out", "write the JSON, Markdown, HTML and JUnit reports to DIR (default reports)",
+        "out",
+        "write the JSON, Markdown, HTML and JUnit reports, the matrix and its stylesheet to DIR "
+        "(default reports)",
         dest="out_dir", type=Path, default=Path("reports"), metavar="DIR", plugin=False,
     ),
     Option(
-        "out", "write the JSON, Markdown, HTML and JUnit reports of this session to DIR",
+        "out",
+        "write the JSON, Markdown, HTML and JUnit reports of this session, the matrix and its "
+        "stylesheet to DIR",
         dest="out_dir", metavar="DIR", cli=False,
     ),
     Option(
