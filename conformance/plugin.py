@@ -1,15 +1,23 @@
 """The pytest plugin: `pytest --pyargs suites --conformance-backend torch:cpu`.
 
-Provides the `backend` fixture (the adapter under test), `reference` (the reference engine's
-adapter) and `counterpart` (the parity suite's other backend), the `requirement` marker,
-hypothesis profiles, and turns a requirement whose capability the backend lacks into "not
-applicable" (a skip whose reason starts with NOT_APPLICABLE). Its options are declared in
-conformance/run/options.py.
+Installed under pytest11, so every pytest run in its environment loads it; it acts only when
+asked (`asked_for`): when the session runs the bundled suites (a path or `--pyargs` module inside
+the `suites` package) or when one of its own `--conformance-*` options is given. Otherwise it
+adds its options and nothing else: no marker, fixture, hook or hypothesis setting.
+
+When asked (`ConformanceSession`), it provides the `backend` fixture (the adapter under test),
+`reference` (the reference engine's adapter) and `counterpart` (the parity suite's other
+backend), the `requirement` marker, loads the conformance hypothesis profile for this session
+only (conformance/spec/profiles.py says how hypothesis's own options take precedence), and turns
+a requirement whose capability the backend lacks into "not applicable" (a skip whose reason
+starts with NOT_APPLICABLE). Its options are declared in conformance/run/options.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import importlib.util
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -28,48 +36,129 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_plugin_options(parser.getgroup("autograd-conformance").addoption)
 
 
+BUNDLED_SUITES = "suites"
+
+
+def asked_for(config: pytest.Config) -> bool:
+    """Whether this is a conformance session: one of the plugin's own options is given, or a
+    target of the run lies inside the bundled suites."""
+    given = any(plugin_value(config, name) not in (None, False, []) for name in PLUGIN_OPTIONS)
+    return given or any(_inside_suites(target, config) for target in config.args)
+
+
+def _inside_suites(target: str, config: pytest.Config) -> bool:
+    suites = _package_dir(BUNDLED_SUITES)
+    if suites is None:
+        return False
+    name = target.split("::")[0]
+    if config.option.pyargs and not Path(name).suffix:
+        if name != BUNDLED_SUITES and not name.startswith(BUNDLED_SUITES + "."):
+            return False
+        found = _package_dir(name)
+    else:
+        found = (config.invocation_params.dir / name).resolve()
+    # Inside, not above: a project folder that holds a virtual environment holds the suites too.
+    return found is not None and (found == suites or suites in found.parents)
+
+
+def _package_dir(name: str) -> Path | None:
+    """Where the module NAME would be imported from (its folder for a package), not importing
+    it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin).resolve()
+    return origin.parent if origin.name == "__init__.py" else origin
+
+
+# trylast: after hypothesis's own plugin has applied --hypothesis-profile and --hypothesis-seed.
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if not asked_for(config):
+        return
     config.addinivalue_line("markers", "requirement(*ids): conformance requirement IDs checked")
     from conformance.spec import profiles
 
-    profiles.register()
-    profiles.load(plugin_value(config, "profile"), plugin_value(config, "seed"))
+    try:
+        undo = profiles.activate(
+            plugin_value(config, "profile"),
+            plugin_value(config, "seed"),
+            plugin_value(config, "db"),
+            user_profile=config.getoption("hypothesis_profile", None),
+            user_seed=config.getoption("hypothesis_seed", None),
+        )
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     from conformance.run import session
 
+    config.pluginmanager.register(ConformanceSession(undo), "conformance-session")
     config.pluginmanager.register(session.Recorder(config), "conformance-recorder")
 
 
-@pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> Any:
-    from conformance.run.under_test import adapter_for, backend_spec
+class ConformanceSession:
+    """The plugin's fixtures and hooks, registered only for a conformance session."""
 
-    return adapter_for(request.config, backend_spec(request.config))
+    def __init__(self, undo: Callable[[], None]) -> None:
+        self._undo = undo
 
+    def pytest_unconfigure(self) -> None:
+        self._undo()  # for a pytest run inside a process that goes on (pytester, an IDE)
 
-@pytest.fixture(scope="session")
-def reference(request: pytest.FixtureRequest) -> Any:
-    from conformance.backends.registry import DEFAULT_BACKEND, parse_spec
-    from conformance.run.under_test import adapter_for
+    @pytest.fixture(scope="session")
+    @staticmethod
+    def backend(request: pytest.FixtureRequest) -> Any:
+        from conformance.run.under_test import adapter_for, backend_spec
 
-    return adapter_for(request.config, parse_spec(DEFAULT_BACKEND))
+        return adapter_for(request.config, backend_spec(request.config))
 
+    @pytest.fixture(scope="session")
+    @staticmethod
+    def reference(request: pytest.FixtureRequest) -> Any:
+        from conformance.backends.registry import DEFAULT_BACKEND, parse_spec
+        from conformance.run.under_test import adapter_for
 
-@pytest.fixture(scope="session")
-def counterpart(request: pytest.FixtureRequest) -> Any:
-    """The parity suite's counterpart backend (--conformance-parity-with)."""
-    from conformance.run.under_test import adapter_for, counterpart_spec
+        return adapter_for(request.config, parse_spec(DEFAULT_BACKEND))
 
-    spec = counterpart_spec(request.config)
-    if spec is None:
-        pytest.skip("no counterpart backend: give --conformance-parity-with SPEC")
-    return adapter_for(request.config, spec)
+    @pytest.fixture(scope="session")
+    @staticmethod
+    def counterpart(request: pytest.FixtureRequest) -> Any:
+        """The parity suite's counterpart backend (--conformance-parity-with)."""
+        from conformance.run.under_test import adapter_for, counterpart_spec
+
+        spec = counterpart_spec(request.config)
+        if spec is None:
+            pytest.skip("no counterpart backend: give --conformance-parity-with SPEC")
+        return adapter_for(request.config, spec)
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        _select_requirements(config, items)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        _skip_not_applicable(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        yield from _run_test(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+        outcome = yield
+        _attach_record(item, call, outcome.get_result())
 
 
 def _requirement_ids(item: pytest.Item) -> list[str]:
     return [rid for mark in item.iter_markers("requirement") for rid in mark.args]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _select_requirements(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for rid in _requirement_ids(item):
             if rid not in requirements.BY_ID:
@@ -87,8 +176,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 FAILED_REQUIREMENTS = pytest.StashKey[set[str]]()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+def _skip_not_applicable(item: pytest.Item) -> None:
     """After fixtures are set up: skip as not applicable when the backend lacks a capability."""
     if plugin_value(item.config, "requirement-fail-fast"):
         failed = item.session.stash.get(FAILED_REQUIREMENTS, set())
@@ -109,8 +197,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(f"{NOT_APPLICABLE} {rid} needs {', '.join(lacking)} ({why})")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def _run_test(item: pytest.Item) -> Iterator[None]:
     _count_examples(item)
     evidence.start()
     try:
@@ -206,12 +293,9 @@ def _one_line(exc: BaseException) -> str:
 FAILURE = pytest.StashKey[BaseException]()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
-    outcome = yield
-    report = outcome.get_result()
+def _attach_record(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> None:
     if call.excinfo is not None and report.failed:
         item.stash[FAILURE] = call.excinfo.value
         failed = item.session.stash.setdefault(FAILED_REQUIREMENTS, set())

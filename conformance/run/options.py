@@ -136,6 +136,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("seed", "hypothesis seed", type=int, default=profiles.DEFAULT_SEED, metavar="N"),
     Option(
+        "db",
+        "hypothesis example database folder: failures found in one run are replayed first in "
+        "the next (default: none, so a seed repeats a run exactly)",
+        type=Path, metavar="DIR",
+    ),
+    Option(
         "requirement", "run only the tests of this requirement ID (repeatable)",
         dest="requirements", many=True, metavar="ID",
     ),
@@ -230,6 +236,7 @@ class RunOptions:
     backends: list[BackendSpec]
     profile: str = profiles.DEFAULT_PROFILE
     seed: int = profiles.DEFAULT_SEED
+    db: Path | None = None
     requirements: list[str] | None = None
     requirement_fail_fast: bool = False
     expect: Path | None = None
