@@ -15,6 +15,10 @@ EXIT_USAGE = 2
 """Usage or input error: nothing was run, no file was written."""
 EXIT_CRASH = 3
 """A backend crashed or hung; its report is written and marked incomplete."""
+EXIT_UNCHECKED = 4
+"""Too little was checked to say "conforms": on some backend no requirement applied or none ran,
+fewer than `--min-applicable N` applied, or a `--require`d one was not applicable or skipped.
+Nothing failed (that is exit 1, which takes precedence; a crash, exit 3, before both)."""
 
 
 class UsageError(Exception):

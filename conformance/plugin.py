@@ -15,6 +15,7 @@ starts with NOT_APPLICABLE). Its options are declared in conformance/run/options
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -142,7 +143,9 @@ class ConformanceSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         _skip_not_applicable(item)
 
-    @pytest.hookimpl(hookwrapper=True)
+    # trylast: innermost of the wrappers, so that hypothesis's own plugin has set its statistics
+    # callback already and `_valid_examples` can pass the statistics on to it.
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         yield from _run_test(item)
 
@@ -201,7 +204,8 @@ def _run_test(item: pytest.Item) -> Iterator[None]:
     _count_examples(item)
     evidence.start()
     try:
-        yield
+        with _valid_examples():
+            yield
     finally:
         item.stash[COLLECTED] = evidence.stop()
 
@@ -210,13 +214,15 @@ COLLECTED = pytest.StashKey[Any]()
 
 
 def _count_examples(item: pytest.Item) -> None:
+    """A heartbeat per call of the hypothesis test's body (the runner's liveness signal). The
+    report's count of examples comes from hypothesis's statistics instead (`_valid_examples`):
+    a call may be a rejected draw or a shrink step, which are not examples."""
     handle = getattr(getattr(item, "obj", None), "hypothesis", None)
     if handle is None or getattr(handle.inner_test, "_counted", False):
         return
     inner = handle.inner_test
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        evidence.example()
         from conformance.run import session
 
         session.heartbeat_example()
@@ -224,6 +230,25 @@ def _count_examples(item: pytest.Item) -> None:
 
     counted._counted = True  # type: ignore[attr-defined]
     handle.inner_test = counted
+
+
+@contextlib.contextmanager
+def _valid_examples() -> Iterator[None]:
+    """While a test runs, hypothesis's statistics of it go to `evidence.note_statistics` (valid
+    examples of the generation phases only) and on to whoever collected them before."""
+    from hypothesis.statistics import collector
+
+    previous = collector.value
+
+    def note(statistics: Any) -> None:
+        evidence.note_statistics(statistics)
+        if previous is not None:
+            previous(statistics)
+
+    # hypothesis declares the collector as DynamicVariable(None); its own pytest plugin sets a
+    # callback the same way.
+    with collector.with_value(note):  # type: ignore[arg-type]
+        yield
 
 
 def outcome_record(item: pytest.Item, report: pytest.TestReport) -> TestResult:

@@ -50,8 +50,8 @@ def one_line_error(err: str) -> str:
 def test_help_documents_the_exit_codes() -> None:
     done = run_cli("--help")
     assert done.returncode == 0
-    for line in ("0  every applicable requirement passes", "1  nonconformance",
-                 "2  usage or input error", "3  a backend crashed or hung"):  # fmt: skip
+    for line in ("0  conforms", "1  nonconformance", "2  usage or input error",
+                 "3  a backend crashed or hung", "4  too little checked"):  # fmt: skip
         assert line in done.stdout
     assert "run" in done.stdout and "repro" in done.stdout
 
@@ -260,7 +260,8 @@ def test_run_writes_every_report_and_exits_1_for_the_mutant(cpu_run: dict[str, A
     assert done.returncode == 1, done.stdout + done.stderr
     stems = ["reference-cpu", "torch-cpu", "tests.mutants.catalogue.IsLeafFromRequiresGrad-cpu"]
     expected = {f"{s}{suffix}" for s in stems for suffix in (".json", ".md", ".html", ".junit.xml")}
-    assert {p.name for p in out.iterdir()} == expected | {"index.html", "matrix.md", "style.css"}
+    written = expected | {"index.html", "matrix.md", "style.css", ".conformance-output"}
+    assert {p.name for p in out.iterdir()} == written
     for stem, conforms in zip(stems, (True, True, False), strict=True):
         report = load_report(out / f"{stem}.json")
         assert report["complete"] is True

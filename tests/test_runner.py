@@ -24,6 +24,7 @@ from conformance.report import load_report
 from conformance.run.cli import main
 from conformance.run.options import RunOptions
 from conformance.run.progress import Progress
+from conformance.run.runner import MARKER
 from conformance.run.streams import JsonLines
 from conformance.run.worker import WorkerState, overdue
 from tests.crashing_adapters import use_fake_catalogue
@@ -148,8 +149,10 @@ def test_the_run_reports_each_backend_and_writes_the_matrix(crash_run: dict[str,
         assert f"[{ADAPTERS}:{name}:cpu]({stem(name)}.html) (incomplete)" in matrix
     lines = crash_run["stdout"].splitlines()
     assert lines[0].startswith("reference:cpu: Conforms: all 3 applicable requirements pass")
+    assert "; 3 of 4 requirements checked (3 passed · 1 not applicable) -> " in lines[0]
     assert sum("Incomplete:" in line for line in lines) == 4
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary files left"
+    temporary = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != MARKER]
+    assert not temporary, "temporary files left"
 
 
 def test_progress_is_a_plain_line_per_requirement_when_not_a_terminal(

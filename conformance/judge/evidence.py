@@ -8,6 +8,7 @@ check, from which the report's standalone reproducer is rendered. The pytest plu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ class Collector:
     """Evidence gathered while one requirement's test runs (over all its examples)."""
 
     examples: int = 0
+    """Valid examples only (see `valid_examples`)."""
     max_abs_error: float | None = None
     max_rel_error: float | None = None
     tolerance: dict[str, float] | None = None
@@ -45,10 +47,29 @@ def stop() -> Collector | None:
     return collector
 
 
-def example() -> None:
-    """Count one generated example (called once per hypothesis example by the fixtures)."""
+COUNTED_PHASES = ("reuse-phase", "generate-phase")
+"""Hypothesis phases whose test cases are examples of the test: the replay of saved failures and
+generation (targeting runs inside it). Shrinking and explaining re-run variations of a failure
+already found; they are not counted."""
+VALID_STATUSES = ("valid", "interesting")
+"""Test cases that ran to completion (valid) or failed (interesting); an overrun or an invalid
+one (rejected by `assume` or a filter: hypothesis's UnsatisfiedAssumption) is not an example."""
+
+
+def valid_examples(statistics: Mapping[str, Any]) -> int:
+    """Examples that ran to completion or failed, from hypothesis's statistics of one test."""
+    return sum(
+        1
+        for phase in COUNTED_PHASES
+        for case in statistics.get(phase, {}).get("test-cases", [])
+        if case.get("status") in VALID_STATUSES
+    )
+
+
+def note_statistics(statistics: Mapping[str, Any]) -> None:
+    """Count the valid examples of a hypothesis run (the plugin passes hypothesis's statistics)."""
     if _current is not None:
-        _current.examples += 1
+        _current.examples += valid_examples(statistics)
 
 
 def measure(abs_error: float, rel_error: float, rtol: float, atol: float) -> None:

@@ -2,9 +2,13 @@
 
 `build_report` is the one place a report is assembled, for `conformance run` (the runner) and for
 the plugin's `--conformance-out` (conformance/run/session.py) alike. A requirement's status is the
-worst status of its tests, after the expected-failures manifest is applied. Tests that never
-reported (the worker crashed or hung) are not dropped: the test in flight is an `error` naming the
-crash, the ones after it are `skipped` as not run.
+worst status of its tests, after the expected-failures manifest is applied (fail closed): it has
+passed only if every applicable test of it passed and at least one ran; one skipped test makes it
+`skipped`, and it is `not-applicable` only if none of its tests applied. A passed requirement
+some of whose tests were not applicable says how many in its message. A run conforms only if it
+completed, nothing failed, and at least one requirement was checked. Tests that never reported
+(the worker crashed or hung) are not dropped: the test in flight is an `error` naming the crash,
+the ones after it are `skipped` as not run.
 """
 
 from __future__ import annotations
@@ -40,7 +44,11 @@ from conformance.report.statuses import (
     worst,
 )
 
-__all__ = ["SCHEMA_VERSION", "RunInfo", "build_report", "catalogue_meta"]
+__all__ = ["CHECKED", "SCHEMA_VERSION", "RunInfo", "build_report", "catalogue_meta", "checked"]
+
+CHECKED = frozenset(STATUSES) - {NOT_APPLICABLE, SKIPPED}
+"""A requirement with one of these statuses was checked: its tests ran and reached a verdict
+(an expected failure included). Skipped and not-applicable ones were not."""
 
 
 @dataclass
@@ -175,8 +183,14 @@ def summarise(
         applicable=applicable,
         pass_rate=round(passing / applicable, 6) if applicable else None,
         examples=sum(t.examples for t in tests),
-        conforms=complete and not any(counts[s] for s in FAILING),
+        # Fail closed: a run that checked nothing does not conform, whatever else it says.
+        conforms=complete and not any(counts[s] for s in FAILING) and checked(counts) > 0,
     )
+
+
+def checked(counts: Mapping[str, int]) -> int:
+    """How many requirements were checked, from the requirements per status of a summary."""
+    return sum(counts.get(s, 0) for s in CHECKED)
 
 
 def _count(statuses: Iterable[str]) -> dict[str, int]:
@@ -301,9 +315,22 @@ def _message(status: str, tests: Sequence[TestResult], run: RunInfo) -> str | No
             return f"not run: {run.crash.message}"
         return "no test of this requirement was collected"
     if status == PASSED:
-        return None
+        return _not_applicable_note(tests)
     first = next((t for t in tests if t.status == status), tests[0])
     return first.message
+
+
+def _not_applicable_note(tests: Sequence[TestResult]) -> str | None:
+    """A passed requirement checked on only some of its tests says so: the others did not apply
+    (e.g. per-op tests of ops the engine lacks)."""
+    lacking = [t for t in tests if t.status == NOT_APPLICABLE]
+    if not lacking:
+        return None
+    ran = len(tests) - len(lacking)
+    return (
+        f"passed on {ran} of {len(tests)} tests; {len(lacking)} not applicable "
+        f"(first: {lacking[0].message})"
+    )
 
 
 def _failure(test: TestResult, backend: Mapping[str, Any]) -> Failure:

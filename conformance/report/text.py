@@ -64,6 +64,8 @@ def verdict(report: BackendReport) -> str:
     passing = counts[PASSED] + counts[XPASS]
     extras = [f"{counts[s]} {LABELS[s]}" for s in (XFAIL, SKIPPED) if counts[s]]
     extra = f" ({', '.join(extras)})" if extras else ""
+    if not summary.conforms:  # complete and nothing failed, but nothing was checked either
+        return f"Nothing checked: none of {applicable} applicable requirements ran{extra}"
     if passing == applicable:
         return f"Conforms: all {applicable} applicable requirements pass{extra}"
     return f"Conforms: {passing} of {applicable} applicable requirements pass, none fails{extra}"

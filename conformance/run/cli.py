@@ -9,18 +9,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from conformance.errors import EXIT_NONCONFORMANCE, EXIT_OK, EXIT_USAGE, UsageError
-from conformance.run.options import DEFAULT_TIMEOUT_EXAMPLE, RunOptions, add_cli_options
+from conformance.run.options import (
+    DEFAULT_OUT,
+    DEFAULT_TIMEOUT_EXAMPLE,
+    RunOptions,
+    add_cli_options,
+)
 
 if TYPE_CHECKING:
     from conformance.run.probe import Probe
 
 EXIT_CODES = """\
 exit codes:
-  0  every applicable requirement passes (expected failures in --expect allowed);
-     for diff: no regression
+  0  conforms: on each backend requirements were checked and none failed (expected
+     failures in --expect allowed); for diff: no regression
   1  nonconformance: a requirement failed or errored; for diff: a regression
   2  usage or input error (bad backend, report or manifest): one line on stderr, nothing written
   3  a backend crashed or hung: its report is written and marked incomplete
+  4  too little checked: no requirement applied or ran, fewer than --min-applicable
+     applied, or a --require'd requirement was not applicable or skipped
 """
 
 
@@ -52,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     matrix = commands.add_parser("matrix", help="cross-backend matrix from JSON reports")
     matrix.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
-    matrix.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
+    matrix.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR")
 
     diff = commands.add_parser(
         "diff", help="regressions and fixes between two reports (exit 1 on a regression)"

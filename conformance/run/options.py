@@ -21,6 +21,8 @@ from conformance.spec import profiles
 PLUGIN_PREFIX = "--conformance-"
 DEFAULT_SUITE = "suites"
 DEFAULT_TIMEOUT_EXAMPLE = 300.0
+DEFAULT_OUT = Path("conformance-reports")
+"""`conformance run`'s output folder, in the current directory: never the published reports/."""
 
 
 def backend_spec(value: str) -> BackendSpec:
@@ -162,14 +164,30 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "out",
         "write the JSON, Markdown, HTML and JUnit reports, the matrix and its stylesheet to DIR "
-        "(default reports)",
-        dest="out_dir", type=Path, default=Path("reports"), metavar="DIR", plugin=False,
+        f"(default {DEFAULT_OUT}); a non-empty DIR must hold an earlier run's reports",
+        dest="out_dir", type=Path, default=DEFAULT_OUT, metavar="DIR", plugin=False,
+    ),
+    Option(
+        "force", "write into --out even if it is a non-empty folder of other files",
+        flag=True, plugin=False,
     ),
     Option(
         "out",
         "write the JSON, Markdown, HTML and JUnit reports of this session, the matrix and its "
         "stylesheet to DIR",
         dest="out_dir", metavar="DIR", cli=False,
+    ),
+    # Fail closed: a run that checked too little exits 4 (conformance/errors.py).
+    Option(
+        "min-applicable",
+        "exit 4 unless at least N requirements apply to each backend (default 1)",
+        type=int, default=1, metavar="N", plugin=False,
+    ),
+    Option(
+        "require",
+        "requirement ID that must be checked on each backend: not applicable or skipped exits 4 "
+        "(repeatable)",
+        dest="required", many=True, metavar="ID", plugin=False,
     ),
     Option(
         "workers", "pytest-xdist processes per backend (a number or auto)",
@@ -241,7 +259,10 @@ class RunOptions:
     requirement_fail_fast: bool = False
     expect: Path | None = None
     parity_with: BackendSpec | None = None
-    out_dir: Path = Path("reports")
+    out_dir: Path = DEFAULT_OUT
+    force: bool = False
+    min_applicable: int = 1
+    required: list[str] | None = None
     workers: int | str = 1
     timeout_example: float = DEFAULT_TIMEOUT_EXAMPLE
     timeout_run: float | None = None

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from conformance.judge.manifest import Manifest
-from conformance.report.statuses import FAILING, PASSED, XFAIL, XPASS, worst
+from conformance.report.statuses import FAILING, PASSED, PASSING, XFAIL, XPASS, worst
 
 if TYPE_CHECKING:
     from conformance.report.records import BackendReport
@@ -90,7 +90,27 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def summary_line(report: BackendReport, where: str) -> str:
+    """The run's last word on a backend: the verdict, how many requirements were checked (ran to
+    a verdict: skipped and not-applicable ones were not), and each status's count, once."""
     from conformance.report import text
+    from conformance.report.model import checked
 
-    counts = text.counts_line(report.summary.requirements) or "no requirements"
-    return f"{report.label}: {text.verdict(report)} ({counts}) -> {where}"
+    summary = report.summary
+    counts = text.counts_line(summary.requirements) or "no requirements"
+    failing = sum(summary.requirements.get(s, 0) for s in FAILING)
+    if report.crash is not None:
+        verdict = f"Incomplete: {report.crash.message}"
+    elif failing:
+        verdict = f"Does not conform: {failing} of {summary.applicable} applicable fail"
+    elif summary.conforms:
+        passing = sum(summary.requirements.get(s, 0) for s in PASSING)
+        verdict = (
+            f"Conforms: all {passing} applicable requirements pass"
+            if passing == summary.applicable
+            else f"Conforms: {passing} of {summary.applicable} applicable requirements pass, "
+            "none fails"
+        )
+    else:
+        verdict = "Nothing checked"
+    checked_line = f"{checked(summary.requirements)} of {summary.total} requirements checked"
+    return f"{report.label}: {verdict}; {checked_line} ({counts}) -> {where}"

@@ -14,12 +14,19 @@
    format, atomically, and the matrix of the output directory), marked incomplete and naming
    the crash if the worker died; then the next backend runs.
 
+The output folder is checked before anything runs: a non-empty folder that holds no earlier
+run's output (its marker file or a JSON report) is refused unless --force, so a mistyped --out
+never overwrites someone's files. The exit code fails closed: a run that checked too little
+(nothing applied or ran, fewer than --min-applicable applied, a --require'd requirement not
+checked) exits 4, never 0.
+
 The probes are in conformance/run/probe.py, the worker in conformance/run/worker.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import tempfile
@@ -31,17 +38,29 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from conformance.backends.registry import DEFAULT_BACKEND, BackendSpec, installed_engines
-from conformance.errors import EXIT_CRASH, EXIT_NONCONFORMANCE, EXIT_OK, UsageError
+from conformance.errors import (
+    EXIT_CRASH,
+    EXIT_NONCONFORMANCE,
+    EXIT_OK,
+    EXIT_UNCHECKED,
+    UsageError,
+)
 from conformance.judge.manifest import Manifest, load_manifest
 from conformance.report import BackendReport, RunInfo, TestResult, build_report, catalogue_meta
+from conformance.report.files import atomic_write_text
+from conformance.report.model import CHECKED, checked
 from conformance.report.publish import publish, report_path
+from conformance.report.statuses import FAILING
 from conformance.run.options import DEFAULT_SUITE, RunOptions
 from conformance.run.probe import Probe, probe_backends, unloaded_info
 from conformance.run.progress import Progress, summary_line
 from conformance.run.worker import STARTUP_GRACE, WorkerState, run_worker
 from conformance.spec import profiles
 
-__all__ = ["DEFAULT_SUITE", "BackendRun", "RunOptions", "exit_code", "run"]
+__all__ = ["DEFAULT_SUITE", "MARKER", "BackendRun", "RunOptions", "exit_code", "run"]
+
+MARKER = ".conformance-output"
+"""Written into every output folder of `conformance run`: a later run may write there again."""
 
 
 @dataclass
@@ -62,16 +81,51 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
         raise UsageError("time limits must be positive numbers of seconds")
     if options.workers != "auto" and int(options.workers) < 1:
         raise UsageError("-n needs at least 1 worker")
+    if options.min_applicable < 0:
+        raise UsageError("--min-applicable needs a number of requirements, 0 or more")
     meta = catalogue_meta()
     unknown = sorted(set(options.requirements or ()) - set(meta))
+    unknown += sorted(set(options.required or ()) - set(meta) - set(unknown))
     if unknown:
         raise UsageError(
             f"unknown requirement id(s): {', '.join(unknown)} (see `conformance list`)"
         )
+    unselected = sorted(set(options.required or ()) - set(options.requirements or meta))
+    if unselected:
+        raise UsageError(
+            f"--require {', '.join(unselected)}: not among the --requirement ids selected"
+        )
     manifest = load_manifest(options.expect, meta) if options.expect else None
-    if options.out_dir.exists() and not options.out_dir.is_dir():
-        raise UsageError(f"--out {options.out_dir} exists and is not a directory")
+    check_out_dir(options.out_dir, force=options.force)
     return meta, manifest
+
+
+def check_out_dir(out_dir: Path, *, force: bool) -> None:
+    """Refuse an output folder whose files are not an earlier run's (unless `force`)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory")
+    if force or not out_dir.is_dir() or earlier_output(out_dir):
+        return
+    if any(out_dir.iterdir()):
+        raise UsageError(
+            f"--out {out_dir} is a non-empty folder that holds no conformance reports; "
+            "name an empty or new folder, or pass --force to write into it anyway"
+        )
+
+
+def earlier_output(out_dir: Path) -> bool:
+    """Whether `out_dir` holds an earlier conformance output: the marker `run` leaves, or a JSON
+    report (a folder that `publish` wrote, such as the repository's reports/)."""
+    if (out_dir / MARKER).is_file():
+        return True
+    for path in out_dir.glob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and {"schema_version", "backend", "requirements"} <= set(data):
+            return True
+    return False
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -80,6 +134,10 @@ def run(options: RunOptions) -> tuple[int, list[BackendRun]]:
     meta, manifest = validate(options)
     probes, counterpart_info = load_backends(options)
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        options.out_dir / MARKER,
+        "Output of `conformance run`; a later run may overwrite the reports in this folder.\n",
+    )
     done: list[BackendRun] = []
     seen: set[str] = set()
     with _terminate_as_interrupt():
@@ -92,7 +150,11 @@ def run(options: RunOptions) -> tuple[int, list[BackendRun]]:
                 break
     if done and _interrupted(done[-1].report):
         raise KeyboardInterrupt  # reports written; the CLI exits 130
-    return exit_code([run.report for run in done]), done
+    reports = [run.report for run in done]
+    for line in unchecked(reports, options.min_applicable, options.required or ()):
+        options.output.write(line + "\n")
+    options.output.flush()
+    return exit_code(reports, options.min_applicable, options.required or ()), done
 
 
 def load_backends(options: RunOptions) -> tuple[list[Probe], dict[str, Any] | None]:
@@ -209,9 +271,36 @@ def _expectation_lines(report: BackendReport, stream: TextIO) -> None:
         stream.write(f"{label}: stale manifest entry {target}: {entry['why']}\n")
 
 
-def exit_code(reports: Sequence[BackendReport]) -> int:
+def exit_code(
+    reports: Sequence[BackendReport], min_applicable: int = 1, required: Sequence[str] = ()
+) -> int:
+    """3 a crash, else 1 a failure, else 4 too little checked (`unchecked`), else 0."""
     if any(not r.complete for r in reports):
         return EXIT_CRASH
-    if any(not r.summary.conforms for r in reports):
+    if any(r.summary.requirements.get(s, 0) for r in reports for s in FAILING):
         return EXIT_NONCONFORMANCE
+    if not reports or unchecked(reports, min_applicable, required):
+        return EXIT_UNCHECKED
     return EXIT_OK
+
+
+def unchecked(
+    reports: Sequence[BackendReport], min_applicable: int = 1, required: Sequence[str] = ()
+) -> list[str]:
+    """Why the run checked too little to conform: one line per reason and backend."""
+    lines = []
+    for report in reports:
+        summary, label = report.summary, report.label
+        if summary.applicable < max(min_applicable, 1):
+            lines.append(
+                f"{label}: {summary.applicable} of {summary.total} requirements apply, "
+                f"fewer than --min-applicable {max(min_applicable, 1)}"
+            )
+        elif checked(summary.requirements) == 0:
+            lines.append(f"{label}: none of {summary.applicable} applicable requirements ran")
+        for rid in required:
+            verdict = report.requirement(rid)
+            status = verdict.status if verdict is not None else "not run"
+            if status not in CHECKED:
+                lines.append(f"{label}: required {rid} was {status}, not checked")
+    return lines
