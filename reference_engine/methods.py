@@ -9,6 +9,7 @@ the others are one-line adapters that keep PyTorch's parameter names (`x.add(oth
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,7 @@ METHODS: dict[str, Any] = {
 }
 
 for name, method in METHODS.items():
-    if getattr(method, "__name__", "") == "<lambda>":
+    # A function only: since Python 3.13 a property built on a lambda is named "<lambda>" too.
+    if isinstance(method, FunctionType) and method.__name__ == "<lambda>":
         method.__name__, method.__qualname__ = name, f"Tensor.{name}"  # for messages, tracebacks
     setattr(Tensor, name, method)

@@ -21,6 +21,7 @@ that were selected, so the wall time is about half the sum of the runs.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +54,17 @@ UNNAMED = tuple(r.id for r in REQUIREMENTS if r.level != PARITY and r.id not in 
 """Requirements no mutant declares: each mutant's run includes them (see the module docstring)."""
 BASELINES = tuple(Case(label, NAMED + UNNAMED) for label in ("reference", "torch:cpu"))
 MUTANTS = CATALOGUE + TORCH_SAMPLE
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+NEEDS_TORCH = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+
+
+def on_torch(param: Any) -> bool:
+    """Whether a mutant or a baseline runs on PyTorch."""
+    return param in TORCH_SAMPLE or (isinstance(param, Case) and param.backend.startswith("torch"))
+
+
+def needing_torch(params: tuple[Any, ...]) -> list[Any]:
+    return [pytest.param(p, marks=NEEDS_TORCH) if on_torch(p) else p for p in params]
 
 
 def case_for(mutant: type[Bug]) -> Case:
@@ -73,6 +85,7 @@ def runner(
         if getattr(item, "module", None) is request.module and hasattr(item, "callspec")
         for name in ("baseline", "mutant")
         if name in item.callspec.params
+        if HAS_TORCH or not on_torch(item.callspec.params[name])
     ]
     for param in sorted(selected, key=lambda p: not isinstance(p, Case)):
         runs.submit(param if isinstance(param, Case) else case_for(param))
@@ -107,7 +120,7 @@ def test_catalogue_covers_every_bug_class() -> None:
 
 
 # -- behaviour: the suites flag each mutant and pass the correct backends ---------------------
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("mutant", needing_torch(MUTANTS), ids=lambda m: m.__name__)
 def test_mutant_is_flagged(mutant: type[Bug], runner: Runner) -> None:
     run = runner.result(case_for(mutant))
     for rid in mutant.flagged_by:
@@ -122,7 +135,7 @@ def test_mutant_is_flagged(mutant: type[Bug], runner: Runner) -> None:
                 )
 
 
-@pytest.mark.parametrize("baseline", BASELINES, ids=lambda c: c.backend)
+@pytest.mark.parametrize("baseline", needing_torch(BASELINES), ids=lambda c: c.backend)
 def test_correct_backend_passes_the_flagging_requirements(baseline: Case, runner: Runner) -> None:
     run = runner.result(baseline)
     assert run.records, f"{baseline.backend}: no test ran\n{run.output[-3000:]}"

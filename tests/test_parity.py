@@ -67,6 +67,7 @@ def _run(backend: str, counterpart: str, tmp_path: Path) -> dict[str, str]:
     ("backend", "counterpart"), [("reference", "torch:cpu"), ("torch:cpu", "reference")]
 )
 def test_correct_pairs_pass(backend: str, counterpart: str, tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the pair includes torch:cpu")
     assert _run(backend, counterpart, tmp_path) == dict.fromkeys(PARITY_IDS, "passed")
 
 

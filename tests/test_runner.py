@@ -26,12 +26,13 @@ from conformance.run.options import RunOptions
 from conformance.run.progress import Progress
 from conformance.run.runner import MARKER
 from conformance.run.streams import JsonLines
-from conformance.run.worker import WorkerState, overdue
+from conformance.run.worker import STARTUP_GRACE, WorkerState, overdue
 from tests.crashing_adapters import use_fake_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTERS = "tests.crashing_adapters"
 SUITE = ["--suite", "tests/fake_suite.py"]
+HANG_LIMIT_S = 10
 
 
 def stem(name: str) -> str:
@@ -57,7 +58,9 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             for name in ("AbortingAdapter", "SegfaultingAdapter", "HangingAdapter")
         ]
         backends.append(f"{ADAPTERS}:ImportRaisingAdapter")
-        args = ["run", *SUITE, "--timeout-example", "3", "--out", str(out)]
+        # The example limit is the hang's cut-off, and every backend of the run has it: generous
+        # enough that a correct backend on a machine busy with other work is never cut.
+        args = ["run", *SUITE, "--timeout-example", str(HANG_LIMIT_S), "--out", str(out)]
         for backend in backends:
             args += ["--backend", backend]
         started = time.monotonic()
@@ -120,11 +123,12 @@ def test_a_hang_is_killed_at_the_example_time_limit(crash_run: dict[str, Any]) -
     assert crash["kind"] == "hang"
     assert crash["test"] == "tests/fake_suite.py::test_gradients"
     assert crash["message"] == (
-        "hung: no progress for 3 s in tests/fake_suite.py::test_gradients (example 1)"
+        f"hung: no progress for {HANG_LIMIT_S} s in tests/fake_suite.py::test_gradients (example 1)"
     )
     assert requirements(report)["FAKE-001"]["status"] == "passed"
     assert requirements(report)["FAKE-002"]["status"] == "error"
-    assert report["duration_s"] < 30
+    # Cut at the example limit, long before the start-up allowance would have cut it.
+    assert report["duration_s"] < HANG_LIMIT_S + STARTUP_GRACE
 
 
 def test_an_engine_raising_at_import_is_a_crash_while_loading(crash_run: dict[str, Any]) -> None:
@@ -170,8 +174,24 @@ def test_a_run_time_limit_stops_a_backend(
 ) -> None:
     use_fake_catalogue(monkeypatch)
     monkeypatch.chdir(ROOT)
+    # The run's clock starts when the worker is seen in the hanging test, not when it is spawned:
+    # how long a worker takes to start depends on what else the machine is doing, and the point
+    # is that the limit stops a backend and names the test in flight.
+    from conformance.run import worker
+
+    in_hang: list[float] = []
+
+    def overdue_counting_from_the_hang(
+        state: WorkerState, options: RunOptions, started: float
+    ) -> dict[str, Any] | None:
+        if not in_hang and any(n.endswith("::test_gradients") for n in state.in_flight()):
+            in_hang.append(time.monotonic())
+        return overdue(state, options, in_hang[0] if in_hang else time.monotonic())
+
+    monkeypatch.setattr(worker, "overdue", overdue_counting_from_the_hang)
     args = ["run", *SUITE, "--backend", f"{ADAPTERS}:HangingAdapter", "--out", str(tmp_path)]
     assert main([*args, "--timeout-run", "4", "--timeout-example", "120"]) == 3
+    assert in_hang, "the worker never reached the hanging test"
     crash = load_report(tmp_path / f"{stem('HangingAdapter')}.json")["crash"]
     assert crash["kind"] == "timeout"
     assert crash["message"].startswith("exceeded the run time limit of 4 s")
@@ -361,7 +381,10 @@ def test_sigterm_stops_the_run_writes_the_report_and_leaves_no_worker(tmp_path: 
     _, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, seen + err
     assert (seen + err).decode().rstrip().endswith("conformance: interrupted")
-    time.sleep(0.5)
+    # The runner has waited for its workers; a leaked one would spin for ever in the hang.
+    deadline = time.monotonic() + 30
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _processes_with(marker) == []
     report = load_report(tmp_path / f"{stem('HangingAdapter')}.json")
     assert report["crash"]["kind"] == "interrupted"

@@ -1,4 +1,9 @@
-"""The `conformance` command (also `python -m conformance`). See docs/cli.md."""
+"""The `conformance` command (also `python -m conformance`). See docs/cli.md.
+
+Importing this module imports neither NumPy nor hypothesis nor pytest (tests/test_cli_startup.py
+checks): `conformance --help` and `--version` answer at once, and each command imports what it
+needs.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,19 @@ exit codes:
 """
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, help=str(kwargs["help"]))
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        import conformance
+
+        print(f"{parser.prog} {conformance.__version__}")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, no usage dump: the CI log shows what is wrong and nothing else.
@@ -45,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(

@@ -13,10 +13,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from conformance.backends.registry import BackendError, BackendSpec, spec_argument
 from conformance.spec import profiles
+
+if TYPE_CHECKING:
+    from conformance.backends.registry import BackendSpec
+
+# Nothing here imports NumPy, hypothesis or an adapter: `conformance --help` builds its parser
+# from this table and should answer at once. The registry is imported when a specifier is parsed.
 
 PLUGIN_PREFIX = "--conformance-"
 DEFAULT_SUITE = "suites"
@@ -26,6 +31,8 @@ DEFAULT_OUT = Path("conformance-reports")
 
 
 def backend_spec(value: str) -> BackendSpec:
+    from conformance.backends.registry import BackendError, spec_argument
+
     try:
         return spec_argument(value)
     except BackendError as exc:
@@ -117,6 +124,8 @@ class Option:
 
 
 def _text(value: Any) -> str:
+    from conformance.backends.registry import BackendSpec
+
     if isinstance(value, BackendSpec):
         return value.to_json()  # passed whole: the worker does not parse the specifier again
     if isinstance(value, Path):

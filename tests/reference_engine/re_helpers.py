@@ -6,12 +6,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import reference_engine as re
+
+torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 
 FAST = settings.get_profile("reference_engine")
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 2e-5}

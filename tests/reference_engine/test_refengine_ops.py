@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from re_helpers import FAST, arrays, assert_same, dtypes, pair_shapes, shapes
 
 import reference_engine as re
+
+torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 
 BINARY = {
     "add": lambda lib, a, b: a + b,
