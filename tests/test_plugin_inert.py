@@ -82,8 +82,21 @@ def run_project(project: Path, tag: str, *extra: str) -> tuple[str, dict]:
 def _environ() -> dict[str, str]:
     import os
 
-    # The project's own interpreter, free of anything this test session set for hypothesis.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "HYPOTHESIS"))}
+    # The project's own interpreter, free of anything this test session set for hypothesis, and
+    # of the variables by which hypothesis itself detects CI (its `is_in_ci`): there it loads a
+    # derandomized profile, which would fix the scratch project's seed with or without us.
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "HYPOTHESIS")) and k not in HYPOTHESIS_CI_VARIABLES
+    }
+
+
+HYPOTHESIS_CI_VARIABLES = frozenset(
+    {"CI", "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI", "TF_BUILD", "bamboo.buildKey", "BUILDKITE",
+     "CIRCLECI", "CIRRUS_CI", "CODEBUILD_BUILD_ID", "GITHUB_ACTIONS", "GITLAB_CI",
+     "HEROKU_TEST_RUN_ID", "TEAMCITY_VERSION"}
+)  # fmt: skip
 
 
 def _normalised(output: str) -> str:

@@ -71,6 +71,11 @@ def register() -> None:
             extra["phases"] = tuple(Phase[name] for name in profile.phases)
         settings.register_profile(
             profile.hypothesis_name,
+            # Built on hypothesis's own defaults, not on whatever profile is loaded: under a CI
+            # variable hypothesis loads its derandomized `ci` profile, and the conformance seed
+            # must decide the draws there as everywhere (a report must not depend on `CI`).
+            parent=settings.get_profile("default"),
+            derandomize=False,
             max_examples=profile.max_examples,
             deadline=None,
             print_blob=True,
