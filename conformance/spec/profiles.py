@@ -80,7 +80,7 @@ def register() -> None:
             deadline=None,
             print_blob=True,
             suppress_health_check=[HealthCheck[name] for name in _SUPPRESSED],
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
 
 
