@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from conformance.judge.evidence import Nonconformance
-from conformance.judge.numerics import Comparison
 from conformance.spec.program import Program
 from conformance.spec.render import TORCH_DIALECTS, literal
 from conformance.spec.tolerances import Tolerance
@@ -88,12 +87,6 @@ class Repro:
         return Nonconformance(message, program=program, check=self.source(), details=details)
 
 
-def var(adapter: Any, name: str) -> str:
-    """How the check source names a program value: a local in PyTorch dialect, `env[...]` in
-    adapter dialect (after `Repro.evaluate`)."""
-    return name if is_torch_dialect(adapter) else f"env[{name!r}]"
-
-
 def evaluate_line() -> str:
     """Adapter dialect: rebuild every value of the program (inputs reused) into `env`."""
     return "env = program.evaluate(adapter, tensors); outputs = [env[o] for o in program.outputs]"
@@ -142,13 +135,6 @@ def engine_must_not_raise(what: str, repro: Repro, program: Program | None) -> I
         raise repro.fail(
             f"{what} raised {type(exc).__name__}: {text} (PyTorch raises nothing here)", program
         ) from exc
-
-
-def require_close(
-    comparison: Comparison, label: str, repro: Repro, program: Program, **details: Any
-) -> None:
-    if not comparison.ok:
-        raise repro.fail(f"{label}: {comparison.describe()}", program, **details)
 
 
 def cotangent_literals(cotangents: Sequence[np.ndarray], dtypes: Sequence[str]) -> list[str]:

@@ -226,11 +226,6 @@ def program_vjp(
     }
 
 
-def cotangents_for(program: Program, adapter: Any, rng: np.random.Generator) -> list[np.ndarray]:
-    """Random cotangents in [-1, 1] shaped like the program's outputs (float64)."""
-    return [rng.uniform(-1.0, 1.0, size=out.shape) for out in program.forward(adapter)]
-
-
 # -- the linear + BCE-with-logits example -------------------------------------------------------
 @dataclass(frozen=True)
 class LinearBCE:
