@@ -21,7 +21,7 @@ import numpy as np
 
 from conformance.spec.program import Program
 
-ENGINE_MODULES = {"reference": "reference_engine", "torch": "torch"}
+ENGINE_MODULES = {"reference": "autograd_conformance_reference", "torch": "torch"}
 """Engine name in the benchmark ids -> the module that provides PyTorch's API."""
 
 
@@ -108,7 +108,7 @@ def draw_program(steps: int = PROGRAM_STEPS, seed: int = PROGRAM_SEED) -> Progra
     strategy; `program_facts` records a digest so a changed draw shows in the results."""
     from hypothesis import HealthCheck, Phase, find, settings
 
-    from suites.strategies import programs
+    from autograd_conformance_suites.strategies import programs
 
     def rich(program: Program) -> bool:
         return len(program.steps) == steps and len(program.ops) >= PROGRAM_MIN_OPS

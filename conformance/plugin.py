@@ -16,7 +16,6 @@ starts with NOT_APPLICABLE). Its options are declared in conformance/run/options
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,14 @@ import pytest
 from conformance.judge import evidence
 from conformance.report import statuses
 from conformance.report.records import TestResult, result_line
-from conformance.run.options import PLUGIN_OPTIONS, add_plugin_options, plugin_value
+from conformance.run.options import (
+    DEFAULT_SUITE,
+    PLUGIN_OPTIONS,
+    add_plugin_options,
+    canonical_nodeid,
+    package_dir,
+    plugin_value,
+)
 from conformance.spec import requirements
 
 NOT_APPLICABLE = "not applicable:"
@@ -37,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_plugin_options(parser.getgroup("autograd-conformance").addoption)
 
 
-BUNDLED_SUITES = "suites"
+BUNDLED_SUITES = DEFAULT_SUITE
 
 
 def asked_for(config: pytest.Config) -> bool:
@@ -48,31 +54,18 @@ def asked_for(config: pytest.Config) -> bool:
 
 
 def _inside_suites(target: str, config: pytest.Config) -> bool:
-    suites = _package_dir(BUNDLED_SUITES)
+    suites = package_dir(BUNDLED_SUITES)
     if suites is None:
         return False
     name = target.split("::")[0]
     if config.option.pyargs and not Path(name).suffix:
         if name != BUNDLED_SUITES and not name.startswith(BUNDLED_SUITES + "."):
             return False
-        found = _package_dir(name)
+        found = package_dir(name)
     else:
         found = (config.invocation_params.dir / name).resolve()
     # Inside, not above: a project folder that holds a virtual environment holds the suites too.
     return found is not None and (found == suites or suites in found.parents)
-
-
-def _package_dir(name: str) -> Path | None:
-    """Where the module NAME would be imported from (its folder for a package), not importing
-    it."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    origin = Path(spec.origin).resolve()
-    return origin.parent if origin.name == "__init__.py" else origin
 
 
 # trylast: after hypothesis's own plugin has applied --hypothesis-profile and --hypothesis-seed.
@@ -134,6 +127,7 @@ class ConformanceSession:
             pytest.skip("no counterpart backend: give --conformance-parity-with SPEC")
         return adapter_for(request.config, spec)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
@@ -255,7 +249,7 @@ def outcome_record(item: pytest.Item, report: pytest.TestReport) -> TestResult:
     """One test's outcome as the report writers consume it."""
     collected: evidence.Collector | None = item.stash.get(COLLECTED, None)
     result = TestResult(
-        nodeid=item.nodeid,
+        nodeid=canonical_nodeid(item.nodeid, item.config.rootpath),
         requirements=_requirement_ids(item),
         status=statuses.PASSED,
         duration_s=round(report.duration, 4),

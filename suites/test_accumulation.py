@@ -15,9 +15,9 @@ from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import as_float64, compare
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
-from suites.requirement import requirement
-from suites.strategies import shapes, values
-from suites.support import (
+from .requirement import requirement
+from .strategies import shapes, values
+from .support import (
     assume_no_ambiguous_kink,
     backward_line,
     draw_cotangent,

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, evaluate_line
-from suites.requirement import requirement
-from suites.support import draw_program, float_roots, leaf_ancestors
+from .requirement import requirement
+from .support import draw_program, float_roots, leaf_ancestors
 
 WALK_TORCH = """\
 def _walk(node):

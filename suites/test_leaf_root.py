@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, evaluate_line, flags_line
 from conformance.spec.program import Apply, Program
 from conformance.spec.render import torch_step_lines
-from suites.requirement import requirement
-from suites.support import (
+from .requirement import requirement
+from .support import (
     NON_VIEW_OPS,
     draw_program,
     expect_flags,

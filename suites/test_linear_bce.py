@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, vjp_must_not_raise, vjp_repro
 from conformance.judge.numerics import LinearBCE, as_float64, compare, program_vjp, sigmoid
 from conformance.spec.program import Apply, Input, Program
-from suites.requirement import requirement
-from suites.strategies import linear_bce_cases, values
-from suites.support import check_finite_differences, draw_cotangent, float_dtypes, tolerance
+from .requirement import requirement
+from .strategies import linear_bce_cases, values
+from .support import check_finite_differences, draw_cotangent, float_dtypes, tolerance
 
 
 def _case(data: st.DataObject, backend: Any, **kwargs: Any) -> LinearBCE:

@@ -13,9 +13,9 @@ from conformance.judge.numerics import compare
 from conformance.spec.ops import OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
-from suites.requirement import requirement
-from suites.strategies import integer_arrays, values
-from suites.support import (
+from .requirement import requirement
+from .strategies import integer_arrays, values
+from .support import (
     NON_VIEW_OPS,
     assume_no_ambiguous_kink,
     draw_cotangent,

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from conformance.judge import evidence
 from conformance.spec import requirements
 from conformance.spec.program import Apply, Input, Program
-from suites.requirement import requirement
+from autograd_conformance_suites.requirement import requirement
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
 # Before the tests below are decorated: they take their statements from the swapped catalogue.

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-import suites
+import autograd_conformance_suites as suites
 from conformance.protocol import Capabilities
 from conformance.spec import specmd as spec
 from conformance.spec.requirements import BY_ID, LEVELS, PARITY, REQUIREMENTS, TAPE
 from conformance.spec.tolerances import CHECKS
-from suites.requirement import requirement
+from autograd_conformance_suites.requirement import requirement
 
 ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
 
@@ -26,7 +26,7 @@ def suite_tests() -> list[tuple[str, Callable[..., Any], list[str]]]:
     """(qualified name, function, requirement ids) of every test in the suites package and its
     subpackages (opt-in suites such as parity included)."""
     found: list[tuple[str, Callable[..., Any], list[str]]] = []
-    for info in pkgutil.walk_packages(suites.__path__, "suites."):
+    for info in pkgutil.walk_packages(suites.__path__, suites.__name__ + "."):
         if not info.name.rpartition(".")[2].startswith("test_"):
             continue
         module = importlib.import_module(info.name)

@@ -22,7 +22,7 @@ from conformance.backends.registry import ENTRY_POINT_GROUP, BackendError, load_
 from conformance.protocol import Adapter, TapeAdapter, missing_members
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.tolerances import lookup
-from suites.strategies import for_backend, programs
+from autograd_conformance_suites.strategies import for_backend, programs
 
 try:
     import tomllib
@@ -258,7 +258,7 @@ def test_docs_minimal_example_loads_and_differentiates(
 def test_docs_run_command_runs_the_suites_on_the_minimal_example(tmp_path: Path) -> None:
     docs_example(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "suites", "-q", "-p", "no:cacheprovider"]
+        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q", "-p", "no:cacheprovider"]
         + ["--conformance-backend", "tiny_micrograd:TinyMicrograd"]
         + ["--conformance-profile", "dev", "-rs"],
         capture_output=True,

@@ -63,20 +63,20 @@ def test_loading_and_running_the_reference_backend_imports_no_engine() -> None:
         assert outputs[0].item() == 14.0 and grads[0].tolist() == [2.0, -4.0, 6.0], grads
         """
     )
-    assert "reference_engine" in modules["new"]
+    assert "autograd_conformance_reference" in modules["new"]
     assert [m for m in OPTIONAL_ENGINES if m in modules["all"]] == []
 
 
 def test_reference_engine_imports_only_numpy_and_the_standard_library() -> None:
     modules = imported_after(
         """
-        import reference_engine as torch
+        import autograd_conformance_reference as torch
         x = torch.tensor([1.0, 2.0], requires_grad=True)
         (x * x).sum().backward()
         assert x.grad.tolist() == [2.0, 4.0]
         """
     )
-    allowed = set(sys.stdlib_module_names) | {"numpy", "reference_engine"}
+    allowed = set(sys.stdlib_module_names) | {"numpy", "autograd_conformance_reference"}
     # numpy.random's Cython extensions register these runtime shims; they are not packages.
     cython_shims = {m for m in modules["new"] if m.startswith("_cython_") or m == "cython_runtime"}
     assert sorted(set(modules["new"]) - allowed - cython_shims) == []
@@ -97,4 +97,4 @@ def test_listing_backends_imports_no_adapter_in_this_process() -> None:
         """
     )
     assert [m for m in OPTIONAL_ENGINES if m in modules["all"]] == []
-    assert "reference_engine" not in modules["all"]
+    assert "autograd_conformance_reference" not in modules["all"]

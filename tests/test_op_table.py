@@ -26,7 +26,7 @@ from conformance.judge.numerics import (
 from conformance.spec.ops import ALL_OPS, KINK_OPS, OP_ORDER, OPS, VIEW_OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.tolerances import OP_CLASSES, lookup
-from suites import strategies
+from autograd_conformance_suites import strategies
 
 pytest.importorskip("torch", reason="the op table is checked against PyTorch")
 TORCH = TorchAdapter("cpu")

@@ -49,7 +49,7 @@ class JitteryVjp(ReferenceAdapter):
 def _run(backend: str, counterpart: str, tmp_path: Path) -> dict[str, str]:
     results = tmp_path / f"{abs(hash((backend, counterpart)))}.jsonl"
     command = [
-        sys.executable, "-m", "pytest", "--pyargs", "suites.parity", "-q", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites.parity", "-q", "-p", "no:cacheprovider",
         "--conformance-backend", backend, "--conformance-parity-with", counterpart,
         "--conformance-results", str(results),
     ]  # fmt: skip
@@ -87,7 +87,7 @@ def test_broken_backend_is_flagged(mutant: str, flagged_by: str, tmp_path: Path)
 def test_parity_is_not_collected_without_counterpart(tmp_path: Path) -> None:
     results = tmp_path / "plain.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "suites.parity", "-q",
+        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites.parity", "-q",
          "-p", "no:cacheprovider", "--conformance-backend", "reference",
          "--conformance-results", str(results)],
         cwd=REPO, capture_output=True, text=True, timeout=300,

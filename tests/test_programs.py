@@ -27,7 +27,7 @@ from conformance.judge.numerics import compare
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import render_program
 from conformance.spec.tolerances import Tolerance, lookup
-from suites.strategies import linear_bce_programs, programs
+from autograd_conformance_suites.strategies import linear_bce_programs, programs
 
 pytest.importorskip("torch")
 

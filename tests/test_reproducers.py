@@ -24,7 +24,7 @@ import pytest
 from conformance.backends.reference import ReferenceAdapter
 from conformance.judge.evidence import Nonconformance
 from conformance.spec.render import render_program
-from suites import (
+from autograd_conformance_suites import (
     test_accumulation,
     test_grad_layout,
     test_leaf_root,
@@ -74,27 +74,27 @@ class HalfGrad(ReferenceAdapter):
 # -- patches of the reference engine (PyTorch dialect) ------------------------------------------
 PATCHES = {
     "is_leaf": (
-        "import reference_engine as _re\n"
+        "import autograd_conformance_reference as _re\n"
         "_re.Tensor.is_leaf = property(lambda self: not self.requires_grad)\n"
     ),
     "no_grad": (
-        "import contextlib, reference_engine as _re\n"
+        "import contextlib, autograd_conformance_reference as _re\n"
         "_re.no_grad = lambda: contextlib.nullcontext()\n"
     ),
     "assign": (
-        "import numpy as _np, reference_engine as _re\n"
+        "import numpy as _np, autograd_conformance_reference as _re\n"
         "def _assign(self, grad):\n"
         "    self._grad = _re.Tensor._wrap(_np.array(_np.broadcast_to(grad, self._data.shape),"
         " dtype=self._data.dtype))\n"
         "_re.Tensor._accumulate_grad = _assign\n"
     ),
     "add": (
-        "import reference_engine as _re\n"
+        "import autograd_conformance_reference as _re\n"
         "_orig_add = _re.add\n"
         "_re.add = lambda a, b: _orig_add(a, b) * 1.5\n"
     ),
     "unstable_bce": (
-        "import reference_engine as _re\n"
+        "import autograd_conformance_reference as _re\n"
         "def _bce(z, y, weight=None, pos_weight=None, reduction='mean'):\n"
         "    s = _re.sigmoid(z)\n"
         "    loss = -(y * _re.log(s) + (1 - y) * _re.log(1 - s))\n"
@@ -170,8 +170,8 @@ def test_pytorch_dialect_reproducer_shows_the_failure(
 
 @contextlib.contextmanager
 def _patched(patch: str, namespace: dict[str, Any]) -> Any:
-    import reference_engine
-    import reference_engine.nn.functional as functional
+    import autograd_conformance_reference as reference_engine
+    import autograd_conformance_reference.nn.functional as functional
 
     saved = {
         "Tensor.is_leaf": reference_engine.Tensor.__dict__["is_leaf"],
@@ -240,7 +240,7 @@ def test_suites_pass_on_correct_engines(spec: str) -> None:
             "-m",
             "pytest",
             "--pyargs",
-            "suites",
+            "autograd_conformance_suites",
             "-p",
             "no:cacheprovider",
             "-q",

@@ -339,11 +339,15 @@ def test_progress_lines_apply_the_manifest() -> None:
     assert stream.getvalue() == "torch:cpu  R-1            xfail           3 examples\n"
 
 
-def test_worker_environment_puts_the_callers_directory_on_the_path(tmp_path: Path) -> None:
+def test_worker_environment_names_the_callers_directory_but_does_not_put_it_first(
+    tmp_path: Path,
+) -> None:
+    from conformance.backends.registry import CALLER_DIR_ENV
     from conformance.run.worker import worker_env
 
     env = worker_env(tmp_path)
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)
+    assert env[CALLER_DIR_ENV] == str(tmp_path)
+    assert str(tmp_path) not in env.get("PYTHONPATH", "").split(os.pathsep)
 
 
 def _processes_with(marker: str) -> list[int]:

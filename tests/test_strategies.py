@@ -14,7 +14,7 @@ from conformance.backends.registry import load_backend
 from conformance.judge.numerics import LinearBCE, evaluate_numpy
 from conformance.spec.ops import ALL_OPS, OPS
 from conformance.spec.program import Program
-from suites import strategies as S
+from autograd_conformance_suites import strategies as S
 
 FAST = settings(
     max_examples=60,

@@ -12,7 +12,7 @@ class ReferenceAdapter(TorchLikeAdapter):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
 
     def __init__(self, device: str = "cpu") -> None:
-        import reference_engine
+        import autograd_conformance_reference as reference_engine
 
         super().__init__(reference_engine, device)
 

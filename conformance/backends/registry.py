@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
@@ -113,7 +115,16 @@ def spec_argument(text: str) -> BackendSpec:
     """A command-line value: a specifier typed by a user, or a BackendSpec the runner serialised
     for its worker (a JSON object), which is taken as it is rather than parsed again."""
     if text.lstrip().startswith("{"):
-        return BackendSpec.from_json(text)
+        try:
+            spec = BackendSpec.from_json(text)
+        except (ValueError, KeyError, TypeError):
+            spec = None
+        if spec is None or not isinstance(spec.device, str | None):
+            raise BackendError(
+                f"backend {text!r} is not a specifier; give NAME[:DEVICE] or "
+                "package.module:Class[:DEVICE]"
+            )
+        return spec
     return parse_spec(text)
 
 
@@ -135,7 +146,7 @@ def _import_target(spec: BackendSpec) -> type[Any]:
     if builtin and builtin.extra and importlib.util.find_spec(builtin.engine_module) is None:
         raise BackendError(str(EngineMissing(spec.engine, builtin.extra)))
     try:
-        module = importlib.import_module(module_name)
+        module = _import_from_caller(module_name)
     except ImportError as exc:
         raise BackendError(
             f"backend {spec.label!r}: cannot import {module_name!r}: {_first_line(exc)}"
@@ -149,6 +160,26 @@ def _import_target(spec: BackendSpec) -> type[Any]:
     if not isinstance(cls, type):
         raise BackendError(f"backend {spec.label!r}: {module_name!r} has no class {class_name!r}")
     return cls
+
+
+CALLER_DIR_ENV = "CONFORMANCE_CALLER_DIR"
+"""Set by the runner for its probes and workers, which run in scratch folders: the directory
+`conformance run` was started in, where an import-path adapter is looked for last."""
+
+
+def _import_from_caller(module_name: str) -> Any:
+    """Import an adapter's module as the caller would: from what is installed, else from the
+    caller's directory, which goes at the end of sys.path rather than the front so that it
+    cannot shadow an installed package."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        caller = os.environ.get(CALLER_DIR_ENV)
+        top = module_name.partition(".")[0]
+        if not caller or exc.name != top or caller in sys.path:
+            raise
+        sys.path.append(caller)
+        return importlib.import_module(module_name)
 
 
 def _first_line(exc: BaseException) -> str:

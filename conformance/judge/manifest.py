@@ -102,12 +102,21 @@ class Manifest:
         )
 
 
+_SEE = "see docs/cli.md, Expected failures and opt-outs"
+
+
 def load_manifest(path: str | Path, known_requirements: Collection[str]) -> Manifest:
     """Read and validate a manifest; any problem is a one-line UsageError."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read manifest {path}: {_reason(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"manifest {path} is not UTF-8 text (byte {exc.start}); --expect takes a TOML file"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read manifest {path}: {_reason(exc)}; --expect takes a TOML file"
+        ) from None
     return parse_manifest(text, str(path), known_requirements)
 
 
@@ -115,12 +124,16 @@ def parse_manifest(text: str, source: str, known_requirements: Collection[str]) 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"manifest {source} is not valid TOML: {exc}") from None
+        raise UsageError(f"manifest {source} is not valid TOML: {exc} ({_SEE})") from None
+    except RecursionError:  # the parser recurses once per level of nested arrays
+        raise UsageError(
+            f"manifest {source} is nested too deeply to be a manifest ({_SEE})"
+        ) from None
     unknown_tables = sorted(set(data) - {EXPECTED, OPT_OUT})
     if unknown_tables:
         raise UsageError(
             f"manifest {source}: unknown key(s) {', '.join(map(repr, unknown_tables))}; "
-            f"expected [[{EXPECTED}]] and [[{OPT_OUT}]] tables"
+            f"expected [[{EXPECTED}]] and [[{OPT_OUT}]] tables ({_SEE})"
         )
     entries: list[Entry] = []
     for kind in (EXPECTED, OPT_OUT):
@@ -129,6 +142,11 @@ def parse_manifest(text: str, source: str, known_requirements: Collection[str]) 
             raise UsageError(f"manifest {source}: {kind} must be an array of tables, [[{kind}]]")
         for number, table in enumerate(tables, start=1):
             entries.append(_entry(kind, table, f"manifest {source}: [[{kind}]] #{number}"))
+    if not entries:
+        raise UsageError(
+            f"manifest {source} has no entries: add [[{EXPECTED}]] or [[{OPT_OUT}]] tables, "
+            "or leave out --expect"
+        )
     known = set(known_requirements)
     for entry in entries:
         if entry.requirement is not None and entry.requirement not in known:
@@ -161,9 +179,21 @@ def _entry(kind: str, table: Any, where: str) -> Entry:
     backends = table.get("backends", [])
     if not isinstance(backends, list) or not all(isinstance(b, str) and b for b in backends):
         raise UsageError(f"{where}: backends must be a list of backend names or labels")
+    for backend in backends:
+        _check_backend(backend, where)
     return Entry(
         kind, requirement, test, table["reason"].strip(), table.get("link"), tuple(backends)
     )
+
+
+def _check_backend(label: str, where: str) -> None:
+    """A name or label that names no backend would make the entry apply nowhere, silently."""
+    from conformance.backends.registry import BackendError, parse_spec
+
+    try:
+        parse_spec(label)
+    except BackendError as exc:
+        raise UsageError(f"{where}: backends: {exc}") from None
 
 
 def _reason(exc: BaseException) -> str:

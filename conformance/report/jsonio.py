@@ -44,35 +44,61 @@ def read_report(path: str | Path) -> BackendReport:
 
 def load_report(path: str | Path) -> dict[str, Any]:
     """A report read from disk and checked against the schema; UsageError otherwise."""
+    again = "write it again with `conformance run`"
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"report {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise UsageError(f"cannot read report {path}: {reason}") from None
+        raise UsageError(f"report {path} does not exist; {_GIVE}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"report {path} is not UTF-8 text (byte {exc.start}); {_GIVE}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read report {path}: {exc.strerror or exc}; {_GIVE}") from None
     try:
         report = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
-            f"report {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"report {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}); {_GIVE}"
         ) from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise UsageError(f"report {path} is nested too deeply to be a report; {_GIVE}") from None
     if not isinstance(report, dict) or "schema_version" not in report:
-        raise UsageError(f"{path} is not a conformance report (it has no schema_version)")
+        raise UsageError(f"{path} is not a conformance report (it has no schema_version); {_GIVE}")
     version = report["schema_version"]
     if version != SCHEMA_VERSION:
         raise UsageError(
             f"report {path} has schema version {version!r}; this version of conformance reads "
-            f"schema version {SCHEMA_VERSION} (rerun `conformance run` to regenerate it)"
+            f"schema version {SCHEMA_VERSION} ({again})"
         )
-    errors = schema_errors(report)
+    try:
+        errors = schema_errors(report)
+    except RecursionError:  # so does the validator
+        raise UsageError(f"report {path} is nested too deeply to be a report; {_GIVE}") from None
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise UsageError(
             f"report {path} does not match report schema v{SCHEMA_VERSION}: "
-            f"{_shorten(errors[0])}{more}"
+            f"{_shorten(errors[0])}{more}; {again}"
         )
+    if "\\u" in text:
+        _refuse_lone_surrogates(report, path)
     return report
+
+
+_GIVE = "give the path of a JSON report that `conformance run` wrote"
+
+
+def _refuse_lone_surrogates(report: Any, path: str | Path) -> None:
+    """A JSON escape such as \\ud800 decodes to half a character, which no output can encode:
+    printing it would be a crash far from its cause."""
+    try:
+        json.dumps(report, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode("ascii")
+        raise UsageError(
+            f"report {path} holds a string with an unpaired surrogate ({bad}), which is no text; "
+            f"{_GIVE}"
+        ) from None
 
 
 def _shorten(text: str, limit: int = 240) -> str:

@@ -186,9 +186,16 @@ def _matrix(paths: Sequence[Path], out: Path) -> int:
 
     reports = [(path, read_report(path)) for path in paths]
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    for written in write_matrix(reports, out):
-        print(written)
+        raise UsageError(f"--out {out} exists and is not a directory; name a folder")
+    try:
+        written = write_matrix(reports, out)
+    except OSError as exc:  # the folder cannot be made or written: the user's to choose another
+        raise UsageError(
+            f"cannot write the matrix to --out {out}: {exc.strerror or exc}; "
+            "name a folder you can write to"
+        ) from None
+    for path in written:
+        print(path)
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ forwarded by the runner to each worker's plugin. `RunOptions` holds the values o
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,10 +25,45 @@ if TYPE_CHECKING:
 # from this table and should answer at once. The registry is imported when a specifier is parsed.
 
 PLUGIN_PREFIX = "--conformance-"
-DEFAULT_SUITE = "suites"
+DEFAULT_SUITE = "autograd_conformance_suites"
+"""The bundled suites' installed name: the repository's suites/ folder."""
+SUITES_PREFIX = "suites/"
+"""How reports and manifests name a bundled test wherever the suites are installed:
+`suites/test_graph.py::test_walk`."""
 DEFAULT_TIMEOUT_EXAMPLE = 300.0
 DEFAULT_OUT = Path("conformance-reports")
 """`conformance run`'s output folder, in the current directory: never the published reports/."""
+
+
+def package_dir(name: str) -> Path | None:
+    """Where the module NAME would be imported from (its folder for a package), not importing
+    it; None if it cannot be found."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin).resolve()
+    return origin.parent if origin.name == "__init__.py" else origin
+
+
+@functools.cache
+def _bundled_dir() -> Path | None:
+    return package_dir(DEFAULT_SUITE)
+
+
+def canonical_nodeid(nodeid: str, rootpath: Path) -> str:
+    """A bundled test's ID as reports and manifests spell it, `suites/FILE::NAME`, whichever
+    folder the suites are installed in and whatever pytest's rootdir; other tests keep pytest's."""
+    suites = _bundled_dir()
+    file, sep, name = nodeid.partition("::")
+    path = (rootpath / file).resolve()
+    if suites is None or suites not in path.parents:
+        return nodeid
+    return SUITES_PREFIX + path.relative_to(suites).as_posix() + sep + name
 
 
 def backend_spec(value: str) -> BackendSpec:

@@ -94,19 +94,20 @@ class Probe:
 
 
 def probe_backends(
-    specs: Sequence[BackendSpec], timeout: float, cwd: Path, *, every_device: bool = False
+    specs: Sequence[BackendSpec], timeout: float, caller_dir: Path, *, every_device: bool = False
 ) -> list[Probe]:
     """Load every backend in its own subprocess, all at once; what each said, in order. With
     `every_device`, each backend's every device; else the named device (or the first)."""
-    env = worker_env(cwd)
+    env = worker_env(caller_dir)
     with contextlib.ExitStack() as files:
+        scratch = files.enter_context(tempfile.TemporaryDirectory(prefix="conformance-probe-"))
         running = []
         for spec in specs:
             out, log = (files.enter_context(tempfile.TemporaryFile()) for _ in range(2))
             command = [sys.executable, "-m", "conformance.run.probe", spec.to_json()]
             command += ["--every-device"] if every_device else []
             popen = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=out, stderr=log, start_new_session=True
+                command, cwd=scratch, env=env, stdout=out, stderr=log, start_new_session=True
             )
             running.append((spec, popen, out, log))
         deadline = time.monotonic() + timeout

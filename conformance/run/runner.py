@@ -54,7 +54,7 @@ from conformance.report.statuses import FAILING
 from conformance.run.options import DEFAULT_SUITE, RunOptions
 from conformance.run.probe import Probe, probe_backends, unloaded_info
 from conformance.run.progress import Progress, summary_line
-from conformance.run.worker import STARTUP_GRACE, WorkerState, run_worker
+from conformance.run.worker import STARTUP_GRACE, WorkerState, run_worker, suite_targets
 from conformance.spec import profiles
 
 __all__ = ["DEFAULT_SUITE", "MARKER", "BackendRun", "RunOptions", "exit_code", "run"]
@@ -96,6 +96,7 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
             f"--require {', '.join(unselected)}: not among the --requirement ids selected"
         )
     manifest = load_manifest(options.expect, meta) if options.expect else None
+    suite_targets(list(options.suite), Path.cwd())
     check_out_dir(options.out_dir, force=options.force)
     return meta, manifest
 

@@ -24,6 +24,7 @@ import pytest
 
 from conformance.report.records import BackendReport, TestResult, result_line
 from conformance.report.statuses import ERROR
+from conformance.run.options import canonical_nodeid
 
 _heartbeat: Recorder | None = None
 
@@ -86,7 +87,7 @@ class Recorder:
         manifest = manifest.for_backend(backend_spec(self.config).label)
         for item in items:
             rids = [rid for mark in item.iter_markers("requirement") for rid in mark.args]
-            entry = manifest.opt_out_for(item.nodeid, rids)
+            entry = manifest.opt_out_for(canonical_nodeid(item.nodeid, config.rootpath), rids)
             if entry is not None:
                 item.add_marker(pytest.mark.skip(reason=f"opted out: {entry.reason}"))
 
@@ -97,7 +98,7 @@ class Recorder:
 
         tests = [
             {
-                "nodeid": item.nodeid,
+                "nodeid": canonical_nodeid(item.nodeid, self.config.rootpath),
                 "requirements": [r for m in item.iter_markers("requirement") for r in m.args],
             }
             for item in session.items
@@ -106,12 +107,13 @@ class Recorder:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
-        self.current, self.examples = item.nodeid, 0
-        self._emit({"event": "start", "nodeid": item.nodeid})
+        nodeid = canonical_nodeid(item.nodeid, self.config.rootpath)
+        self.current, self.examples = nodeid, 0
+        self._emit({"event": "start", "nodeid": nodeid})
         try:
             yield
         finally:
-            self._emit({"event": "end", "nodeid": item.nodeid})
+            self._emit({"event": "end", "nodeid": nodeid})
             self.current = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -121,8 +123,8 @@ class Recorder:
         result = TestResult.from_dict(record) if record is not None else None
         if result is None and report.when == "???" and report.failed:
             # pytest-xdist's report for a test whose worker process died under it.
-            result = _crashed_result(report)
-            self._emit({"event": "crashed", "nodeid": report.nodeid, "message": result.message})
+            result = _crashed_result(report, canonical_nodeid(report.nodeid, self.config.rootpath))
+            self._emit({"event": "crashed", "nodeid": result.nodeid, "message": result.message})
         if result is None:
             return
         if self.results_path:
@@ -177,7 +179,7 @@ class Recorder:
         return build_report(run, self.results, None, meta, manifest)
 
 
-def _crashed_result(report: pytest.TestReport) -> TestResult:
+def _crashed_result(report: pytest.TestReport, nodeid: str) -> TestResult:
     message = str(report.longrepr).strip().splitlines()
     why = message[0] if message else "the worker process running this test died"
-    return TestResult(report.nodeid, [], ERROR, why)
+    return TestResult(nodeid, [], ERROR, why)

@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.backends.registry import BackendSpec
-from conformance.run.options import PLUGIN_OPTIONS, RunOptions, plugin_arguments
+from conformance.backends.registry import CALLER_DIR_ENV, BackendSpec
+from conformance.errors import UsageError
+from conformance.run.options import (
+    DEFAULT_SUITE,
+    PLUGIN_OPTIONS,
+    RunOptions,
+    package_dir,
+    plugin_arguments,
+)
 from conformance.run.progress import Progress
 from conformance.run.streams import JsonLines, tail
 
@@ -130,14 +137,68 @@ def _where(state: WorkerState) -> str:
     return f" (while running {', '.join(running)})" if running else ""
 
 
+WORKER_INI = Path(__file__).with_name("worker.ini")
+"""The worker's pytest configuration, in place of whatever pytest.ini, tox.ini, setup.cfg or
+pyproject.toml the caller's directory holds: a user's addopts, markers or warning filters must not
+change what a conformance run checks."""
+
+
+@dataclass(frozen=True)
+class SuiteTargets:
+    """What a worker runs: absolute paths, and the pytest rootdir they are named from."""
+
+    paths: list[str]
+    rootdir: Path
+
+
+def suite_targets(suite: list[str], caller_dir: Path) -> SuiteTargets:
+    """Each `--suite` value as an absolute path: the bundled suites from where they are
+    installed, never from a same-named folder of the caller's; another value as a path from the
+    caller's directory or a package importable there. UsageError if a value is neither."""
+    paths = []
+    for target in suite:
+        file, sep, name = target.partition("::")
+        path = caller_dir / file
+        if target == DEFAULT_SUITE or not path.exists():
+            found = _package_in(file, caller_dir)
+            if found is None:
+                raise UsageError(
+                    f"--suite {target!r}: no such file or folder, and no importable package of "
+                    "that name; give a path to a test file or folder, or a package name"
+                )
+            path = found
+        paths.append(str(path.resolve()) + sep + name)
+    bundled = package_dir(DEFAULT_SUITE)
+    inside = bundled is not None and all(
+        Path(p.partition("::")[0]) == bundled or bundled in Path(p.partition("::")[0]).parents
+        for p in paths
+    )
+    return SuiteTargets(paths, bundled if inside and bundled else caller_dir)
+
+
+def _package_in(name: str, caller_dir: Path) -> Path | None:
+    """Where package NAME is imported from: installed first, else from the caller's directory
+    (never for the bundled suites' own name)."""
+    found = package_dir(name)
+    if found is None and name != DEFAULT_SUITE:
+        sys.path.append(str(caller_dir))
+        try:
+            found = package_dir(name)
+        finally:
+            sys.path.remove(str(caller_dir))
+    return found
+
+
 def worker_command(
     backend: BackendSpec, options: RunOptions, results: Path, heartbeat: Path
 ) -> list[str]:
-    targets = list(options.suite)
-    command = [sys.executable, "-m", "pytest"]
-    if any(not Path(t).exists() for t in targets):
-        command.append("--pyargs")
-    command += targets
+    targets = suite_targets(list(options.suite), Path.cwd())
+    command = [sys.executable, "-m", "pytest", *targets.paths]
+    command += [
+        "-c", str(WORKER_INI),
+        f"--rootdir={targets.rootdir}",
+        f"--confcutdir={targets.rootdir}",
+    ]  # fmt: skip
     command += plugin_arguments(options, backend)
     command += [
         PLUGIN_OPTIONS["results"].plugin_flag, str(results),
@@ -150,16 +211,18 @@ def worker_command(
     return command
 
 
-def worker_env(cwd: Path) -> dict[str, str]:
+def worker_env(caller_dir: Path) -> dict[str, str]:
+    """The environment of a worker or probe, which runs in a scratch folder of its own: nothing
+    in the caller's directory is imported unless an import-path adapter names it."""
     env = dict(os.environ)
-    # Adapters given as module:Class resolve as they would in the caller's directory.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH")) if p)
+    env[CALLER_DIR_ENV] = str(caller_dir)
     env["PYTHONUNBUFFERED"] = "1"
     # Conformance programs hold at most a few dozen elements: intra-op threads never pay for
     # themselves there and stall on a loaded machine. A user's own setting wins; the torch
     # adapter records the thread count in the report.
     env.setdefault("OMP_NUM_THREADS", "1")
-    env.pop("PYTEST_ADDOPTS", None)
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        env.pop(name, None)
     return env
 
 
@@ -170,15 +233,15 @@ def run_worker(
     results, heartbeat, log_path = (
         workdir / f"{n}" for n in ("results.jsonl", "progress.jsonl", "worker.log")
     )
-    cwd = Path.cwd()
+    caller_dir = Path.cwd()
     state = WorkerState()
     result_stream, heartbeat_stream = JsonLines(results), JsonLines(heartbeat)
     started = time.monotonic()
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
             worker_command(backend, options, results, heartbeat),
-            cwd=cwd,
-            env=worker_env(cwd),
+            cwd=workdir,
+            env=worker_env(caller_dir),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -15,7 +15,10 @@ import numpy as np
 from conformance.spec.ops import positional_params
 from conformance.spec.program import Program
 
-TORCH_DIALECTS = {"torch": "import torch", "reference": "import reference_engine as torch"}
+TORCH_DIALECTS = {
+    "torch": "import torch",
+    "reference": "import autograd_conformance_reference as torch",
+}
 
 
 def literal(array: np.ndarray) -> str:

@@ -14,9 +14,9 @@ from conformance.judge.checks import vjp_repro
 from conformance.judge.evidence import Nonconformance
 from conformance.judge.numerics import compare, program_vjp
 from conformance.spec.tolerances import lookup
-from suites.requirement import requirement
-from suites.strategies import for_backend, programs
-from suites.support import (
+from ..requirement import requirement
+from ..strategies import for_backend, programs
+from ..support import (
     draw_cotangent,
     float_dtypes,
     host_env,

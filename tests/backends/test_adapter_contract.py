@@ -47,7 +47,7 @@ from conformance.protocol import (
 )
 from conformance.spec.ops import ALL_OPS
 from conformance.spec.tolerances import lookup
-from suites.strategies import programs
+from autograd_conformance_suites.strategies import programs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micrograd_adapter"

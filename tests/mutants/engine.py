@@ -41,7 +41,7 @@ class FaultyEngine(Bug):
             raw = raw if isinstance(raw, tuple) else (raw,)
             return [None if g is None else self.to_numpy(g) for g in raw]
         if getattr(node, "saved", ()) is None:
-            from reference_engine.autograd import FREED_MSG
+            from autograd_conformance_reference.autograd import FREED_MSG
 
             raise RuntimeError(FREED_MSG)
         return list(node.apply(grad))

@@ -79,7 +79,7 @@ def run_case(case: Case, workdir: Path, profile: str = "ci") -> Run:
         "-m",
         "pytest",
         "--pyargs",
-        "suites",
+        "autograd_conformance_suites",
         "-p",
         "no:cacheprovider",
         "-q",

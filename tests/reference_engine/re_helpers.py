@@ -11,7 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import reference_engine as re
+import autograd_conformance_reference as re
 
 torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from re_helpers import FAST, arrays, assert_same, dtypes, shapes
 
-import reference_engine as re
+import autograd_conformance_reference as re
 
 torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 

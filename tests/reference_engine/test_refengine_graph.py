@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from re_helpers import structure
 
-import reference_engine as re
+import autograd_conformance_reference as re
 
 torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 

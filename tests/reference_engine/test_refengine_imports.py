@@ -7,18 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import reference_engine as re
+import autograd_conformance_reference as re
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_imports_neither_torch_nor_other_third_party_packages() -> None:
     code = (
-        "import sys, reference_engine, reference_engine.nn.functional\n"
+        "import sys, autograd_conformance_reference, autograd_conformance_reference.nn.functional\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "std = set(sys.stdlib_module_names)\n"
         "third = {m.split('.')[0] for m in sys.modules} - std\n"
-        "third -= {'reference_engine', 'numpy', 'cython_runtime', '__main__', '_distutils_hack'}\n"
+        "third -= {'autograd_conformance_reference', 'numpy', 'cython_runtime', '__main__', '_distutils_hack'}\n"
         "print(sorted(m for m in third if not m.startswith('_')))\n"
     )
     out = subprocess.run(

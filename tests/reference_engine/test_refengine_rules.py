@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference_engine as re
+import autograd_conformance_reference as re
 
 torch = pytest.importorskip("torch", reason="checked against PyTorch, which is not installed")
 
