@@ -29,6 +29,7 @@ from conformance.plugin import NOT_APPLICABLE
 from conformance.spec.ops import KINK_OPS, OPS, VIEW_OPS
 from conformance.spec.program import Apply, Program
 from conformance.spec.tolerances import Tolerance, lookup
+
 from .strategies import FLOAT_DTYPES, OP_ORDER, arrays, for_backend, programs
 
 NON_VIEW_OPS = tuple(sorted(set(OPS) - set(VIEW_OPS)))

@@ -15,6 +15,7 @@ from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import as_float64, compare
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
+
 from .requirement import requirement
 from .strategies import shapes, values
 from .support import (

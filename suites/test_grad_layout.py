@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, engine_must_not_raise, evaluate_line
 from conformance.judge.numerics import compare
 from conformance.spec.render import literal
+
 from .requirement import requirement
 from .support import (
     assume_no_ambiguous_kink,

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.judge.checks import Repro, evaluate_line
+
 from .requirement import requirement
 from .support import draw_program, float_roots, leaf_ancestors
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, evaluate_line, flags_line
 from conformance.spec.program import Apply, Program
 from conformance.spec.render import torch_step_lines
+
 from .requirement import requirement
 from .support import (
     NON_VIEW_OPS,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, vjp_must_not_raise, vjp_repro
 from conformance.judge.numerics import LinearBCE, as_float64, compare, program_vjp, sigmoid
 from conformance.spec.program import Apply, Input, Program
+
 from .requirement import requirement
 from .strategies import linear_bce_cases, values
 from .support import check_finite_differences, draw_cotangent, float_dtypes, tolerance

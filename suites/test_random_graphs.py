@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import Repro, engine_must_not_raise, vjp_must_not_raise, vjp_repro
 from conformance.judge.numerics import as_float64, compare, evaluate_numpy, program_vjp
 from conformance.spec.program import Program
+
 from .requirement import requirement
 from .support import (
     ambiguous_kink,

@@ -13,6 +13,7 @@ from conformance.judge.numerics import compare
 from conformance.spec.ops import OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
+
 from .requirement import requirement
 from .strategies import integer_arrays, values
 from .support import (

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from autograd_conformance_suites.requirement import requirement
 from conformance.judge import evidence
 from conformance.spec import requirements
 from conformance.spec.program import Apply, Input, Program
-from autograd_conformance_suites.requirement import requirement
 from tests.crashing_adapters import FAKE_REQUIREMENTS
 
 # Before the tests below are decorated: they take their statements from the swapped catalogue.

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 import autograd_conformance_suites as suites
+from autograd_conformance_suites.requirement import requirement
 from conformance.protocol import Capabilities
 from conformance.spec import specmd as spec
 from conformance.spec.requirements import BY_ID, LEVELS, PARITY, REQUIREMENTS, TAPE
 from conformance.spec.tolerances import CHECKS
-from autograd_conformance_suites.requirement import requirement
 
 ID_PATTERN = re.compile(r"^[A-Z]+-\d{3}$")
 

@@ -20,7 +20,8 @@ REQUIREMENT = "RETAIN-002"
 def run_mutant(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "HYPOTHESIS"))}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q",
+         "-p", "no:cacheprovider",
          "--conformance-backend", import_path(RetainGradIgnored),
          "--conformance-requirement", REQUIREMENT, "--hypothesis-show-statistics", *extra],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False, env=env,

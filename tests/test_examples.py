@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autograd_conformance_suites.strategies import for_backend, programs
 from conformance.backends.registry import ENTRY_POINT_GROUP, BackendError, load_backend
 from conformance.protocol import Adapter, TapeAdapter, missing_members
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.tolerances import lookup
-from autograd_conformance_suites.strategies import for_backend, programs
 
 try:
     import tomllib
@@ -258,7 +258,8 @@ def test_docs_minimal_example_loads_and_differentiates(
 def test_docs_run_command_runs_the_suites_on_the_minimal_example(tmp_path: Path) -> None:
     docs_example(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q", "-p", "no:cacheprovider"]
+        [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q"]
+        + ["-p", "no:cacheprovider"]
         + ["--conformance-backend", "tiny_micrograd:TinyMicrograd"]
         + ["--conformance-profile", "dev", "-rs"],
         capture_output=True,

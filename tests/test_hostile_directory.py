@@ -40,8 +40,7 @@ def hostile(tmp_path: Path) -> Path:
         (tmp_path / package / "__init__.py").write_text(body + "\n")
     (tmp_path / "suites" / "test_fake.py").write_text("def test_nothing():\n    pass\n")
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\naddopts = -k nothing_matches_this --no-such-option\n"
-        "filterwarnings = error\n"
+        "[pytest]\naddopts = -k nothing_matches_this --no-such-option\nfilterwarnings = error\n"
     )
     (tmp_path / "conftest.py").write_text("raise SystemExit('the caller conftest.py was loaded')\n")
     (tmp_path / "local_adapter.py").write_text(

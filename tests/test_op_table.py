@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from autograd_conformance_suites import strategies
 from conformance.backends.opmap import ops_supported
 from conformance.backends.torch import TorchAdapter
 from conformance.judge.numerics import (
@@ -26,7 +27,6 @@ from conformance.judge.numerics import (
 from conformance.spec.ops import ALL_OPS, KINK_OPS, OP_ORDER, OPS, VIEW_OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.tolerances import OP_CLASSES, lookup
-from autograd_conformance_suites import strategies
 
 pytest.importorskip("torch", reason="the op table is checked against PyTorch")
 TORCH = TorchAdapter("cpu")

@@ -49,7 +49,8 @@ class JitteryVjp(ReferenceAdapter):
 def _run(backend: str, counterpart: str, tmp_path: Path) -> dict[str, str]:
     results = tmp_path / f"{abs(hash((backend, counterpart)))}.jsonl"
     command = [
-        sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites.parity", "-q", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites.parity", "-q",
+        "-p", "no:cacheprovider",
         "--conformance-backend", backend, "--conformance-parity-with", counterpart,
         "--conformance-results", str(results),
     ]  # fmt: skip

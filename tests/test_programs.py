@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from autograd_conformance_suites.strategies import linear_bce_programs, programs
 from conformance.backends.registry import load_backend
 from conformance.judge.numerics import compare
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import render_program
 from conformance.spec.tolerances import Tolerance, lookup
-from autograd_conformance_suites.strategies import linear_bce_programs, programs
 
 pytest.importorskip("torch")
 

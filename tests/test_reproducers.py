@@ -21,9 +21,6 @@ from typing import Any
 
 import pytest
 
-from conformance.backends.reference import ReferenceAdapter
-from conformance.judge.evidence import Nonconformance
-from conformance.spec.render import render_program
 from autograd_conformance_suites import (
     test_accumulation,
     test_grad_layout,
@@ -32,6 +29,9 @@ from autograd_conformance_suites import (
     test_random_graphs,
     test_requires_grad,
 )
+from conformance.backends.reference import ReferenceAdapter
+from conformance.judge.evidence import Nonconformance
+from conformance.spec.render import render_program
 
 REPO = Path(__file__).resolve().parent.parent
 

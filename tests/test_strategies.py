@@ -10,11 +10,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograd_conformance_suites import strategies as S
 from conformance.backends.registry import load_backend
 from conformance.judge.numerics import LinearBCE, evaluate_numpy
 from conformance.spec.ops import ALL_OPS, OPS
 from conformance.spec.program import Program
-from autograd_conformance_suites import strategies as S
 
 FAST = settings(
     max_examples=60,

@@ -14,6 +14,7 @@ from conformance.judge.checks import vjp_repro
 from conformance.judge.evidence import Nonconformance
 from conformance.judge.numerics import compare, program_vjp
 from conformance.spec.tolerances import lookup
+
 from ..requirement import requirement
 from ..strategies import for_backend, programs
 from ..support import (

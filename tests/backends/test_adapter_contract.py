@@ -33,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograd_conformance_suites.strategies import programs
 from conformance.backends.registry import BUILTINS, BackendError, load_backend
 from conformance.judge.numerics import LinearBCE, compare, evaluate_numpy, program_vjp
 from conformance.protocol import (
@@ -47,7 +48,6 @@ from conformance.protocol import (
 )
 from conformance.spec.ops import ALL_OPS
 from conformance.spec.tolerances import lookup
-from autograd_conformance_suites.strategies import programs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micrograd_adapter"

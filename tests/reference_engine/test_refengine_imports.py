@@ -18,7 +18,8 @@ def test_imports_neither_torch_nor_other_third_party_packages() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "std = set(sys.stdlib_module_names)\n"
         "third = {m.split('.')[0] for m in sys.modules} - std\n"
-        "third -= {'autograd_conformance_reference', 'numpy', 'cython_runtime', '__main__', '_distutils_hack'}\n"
+        "third -= {'autograd_conformance_reference', 'numpy', 'cython_runtime', '__main__',"
+        " '_distutils_hack'}\n"
         "print(sorted(m for m in third if not m.startswith('_')))\n"
     )
     out = subprocess.run(
