@@ -328,3 +328,11 @@ def _attach_record(
     # xdist worker to the controller; conformance.run.session writes it (once, in the controller).
     record = json.loads(result_line(outcome_record(item, report)))
     report.conformance_record = record  # type: ignore[attr-defined]
+    exc = item.stash.get(FAILURE, None)
+    if exc is not None and any(isinstance(leaf, MemoryError) for leaf in _leaves(exc)):
+        # Out of memory says nothing about the engine, and what runs next in this process is
+        # not trustworthy: the worker stops and the runner reports the run as incomplete.
+        from conformance.run import session
+
+        session.fatal("memory", record["nodeid"], _one_line(exc))
+        item.session.shouldstop = f"out of memory in {record['nodeid']}"

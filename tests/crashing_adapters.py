@@ -1,10 +1,12 @@
 """Deliberately broken backends for the runner's tests, loaded as `tests.crashing_adapters:Name`.
 
-Each is the reference adapter with one way of dying: a native abort, a segfault, an endless loop,
-an abort while the adapter is constructed, an engine that raises while being imported, and one
-plain wrong gradient (a nonconformance, not a crash). Most break only in gradient computations,
-so tests that only run ops still pass first: the runner must keep those results when the worker
-dies.
+Each is the reference adapter with one way of dying: a native abort, a segfault, an endless loop
+(in backward or in forward), an abort or an exception while the adapter is constructed, an engine
+that raises while being imported, memory allocated without bound, a SIGKILL from outside, and one
+plain wrong gradient (a nonconformance, not a crash); one more that is only noisy. The module
+tests/raising_adapter_module.py raises as soon as it is imported. Most break only in gradient
+computations, so tests that only run ops still pass first: the runner must keep those results
+when the worker dies.
 
 Also here: the fake requirements of tests/fake_suite.py, a tiny suite the runner tests run so that
 they do not depend on (or wait for) the real suites.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -82,6 +85,49 @@ class DoubledGradientAdapter(ReferenceAdapter):
     ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         values, grads = super().vjp(fn, primals, cotangents)
         return values, [None if g is None else 2 * g for g in grads]
+
+
+class ConstructorRaisingAdapter(ReferenceAdapter):
+    """An adapter whose constructor raises a Python exception (a missing licence file, say)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        raise RuntimeError("engine licence not found: set ENGINE_LICENSE")
+
+
+class ForwardLoopingAdapter(ReferenceAdapter):
+    """An engine whose forward ops never return."""
+
+    def apply(self, op: str, args: Sequence[Any], params: Any) -> Any:
+        while True:
+            pass
+
+
+class MemoryHogAdapter(ReferenceAdapter):
+    """An engine whose backward allocates without bound (a leak in a loop)."""
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        held = []
+        while True:
+            held.append(np.ones(2**24))  # 128 MiB a step, written to, so really allocated
+
+
+class KilledAdapter(ReferenceAdapter):
+    """A worker killed from outside mid-run, as the kernel's out-of-memory killer does."""
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class NoisyAdapter(ReferenceAdapter):
+    """A correct engine that writes a lot to stdout and stderr (debug logging left on): about
+    1 MiB per call of each, tens of MiB per run. Noise is not a fault: the run must complete."""
+
+    LINE = "engine debug: " + "x" * 1010 + "\n"
+
+    def vjp(self, *args: Any, **kwargs: Any) -> Any:
+        os.write(1, (self.LINE * 1024).encode())
+        os.write(2, (self.LINE * 1024).encode())
+        return super().vjp(*args, **kwargs)
 
 
 class NoDevicesAdapter(ReferenceAdapter):

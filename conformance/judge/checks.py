@@ -128,8 +128,8 @@ def engine_must_not_raise(what: str, repro: Repro, program: Program | None) -> I
     """An engine exception where PyTorch raises none is a nonconformance, not a harness error."""
     try:
         yield
-    except Nonconformance:
-        raise
+    except (Nonconformance, MemoryError):
+        raise  # running out of memory is the run's fault, never the engine's finding
     except Exception as exc:  # noqa: BLE001 - any engine exception is the finding
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise repro.fail(

@@ -97,6 +97,36 @@ def seconds(value: str) -> float:
     return number
 
 
+def mebibytes(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid memory size {value!r}: give a whole number of MiB, or 0 for no limit"
+        ) from None
+    if number < 0 or 0 < number < MIN_MEMORY_LIMIT_MIB:
+        raise argparse.ArgumentTypeError(
+            f"a memory limit must be at least {MIN_MEMORY_LIMIT_MIB} MiB (or 0 for no limit)"
+        )
+    return number
+
+
+MIN_MEMORY_LIMIT_MIB = 256
+"""Below this an engine cannot even be imported (PyTorch's CPU build alone maps about 220 MiB)."""
+
+
+def default_memory_limit_mib() -> int:
+    """Half of this machine's physical memory: one runaway worker cannot take the machine down,
+    and no engine this project runs comes near it."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0  # unknown (not Linux or macOS): no limit
+    return max(MIN_MEMORY_LIMIT_MIB, total // 2 // 2**20)
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -248,6 +278,12 @@ OPTIONS: tuple[Option, ...] = (
         type=seconds, metavar="S", plugin=False,
     ),
     Option(
+        "memory-limit",
+        "the most memory, in MiB, that each worker process may allocate; 0 for no limit "
+        "(default: half of this machine's memory)",
+        type=mebibytes, metavar="MIB", plugin=False,
+    ),
+    Option(
         "suite", "pytest path or package to run instead of the bundled suites (repeatable)",
         many=True, metavar="TARGET", plugin=False,
     ),
@@ -311,6 +347,8 @@ class RunOptions:
     workers: int | str = 1
     timeout_example: float = DEFAULT_TIMEOUT_EXAMPLE
     timeout_run: float | None = None
+    memory_limit: int | None = None
+    """MiB per worker process; None: default_memory_limit_mib(); 0: no limit."""
     suite: list[str] = field(default_factory=lambda: [DEFAULT_SUITE])
     progress: TextIO = field(default_factory=lambda: sys.stderr)
     output: TextIO = field(default_factory=lambda: sys.stdout)

@@ -35,6 +35,12 @@ def heartbeat_example() -> None:
         _heartbeat.example()
 
 
+def fatal(kind: str, nodeid: str, message: str) -> None:
+    """Tell the runner that this worker stops for a fault of the run, not of the engine."""
+    if _heartbeat is not None:
+        _heartbeat._emit({"event": "fatal", "kind": kind, "nodeid": nodeid, "message": message})
+
+
 class Recorder:
     def __init__(self, config: pytest.Config) -> None:
         global _heartbeat

@@ -10,10 +10,12 @@ becomes the report's `crash`, or None when every collected test reported.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from conformance.run.options import (
     DEFAULT_SUITE,
     PLUGIN_OPTIONS,
     RunOptions,
+    default_memory_limit_mib,
     package_dir,
     plugin_arguments,
 )
@@ -54,6 +57,8 @@ class WorkerState:
     any_event: bool = False
     crashed: list[str] = field(default_factory=list)
     """Tests whose xdist worker process died under them."""
+    fatal: dict[str, Any] | None = None
+    """A fault the worker reported before stopping: {"kind": "memory", "nodeid", "message"}."""
     _by_requirement: dict[str, list[str]] | None = None
 
     def take(self, records: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
@@ -74,6 +79,8 @@ class WorkerState:
                 self.in_test[pid] = [event.get("nodeid"), int(event.get("n", 0)), now]
             elif kind == "end":
                 self.in_test.pop(pid, None)
+            elif kind == "fatal" and self.fatal is None:
+                self.fatal = event
             elif kind == "crashed":
                 nodeid = event.get("nodeid")
                 self.crashed.append(str(nodeid))
@@ -246,7 +253,7 @@ def run_worker(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a kill takes xdist's workers too
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(memory_limit_bytes(options)),
         )
         verdict: dict[str, Any] | None = None
         try:
@@ -267,7 +274,7 @@ def run_worker(
         popen.wait()
     state.take(result_stream.read_new(), heartbeat_stream.read_new())
     progress.finish(state)
-    crash = verdict or exit_crash(popen.returncode, state)
+    crash = verdict or exit_crash(popen.returncode, state, options)
     if crash is not None:
         crash = {
             "phase": "run",
@@ -281,8 +288,21 @@ def run_worker(
     return state, crash
 
 
-def exit_crash(returncode: int, state: WorkerState) -> dict[str, Any] | None:
+def exit_crash(
+    returncode: int, state: WorkerState, options: RunOptions | None = None
+) -> dict[str, Any] | None:
     where = _where(state)
+    if state.fatal is not None and state.fatal.get("kind") == "memory":
+        limit = memory_limit_bytes(options) if options is not None else None
+        limit_text = f"its limit of {limit // 2**20} MiB" if limit else "the memory available"
+        return {
+            "kind": "memory",
+            "test": state.fatal.get("nodeid"),
+            "message": (
+                f"out of memory: the worker exceeded {limit_text} in {state.fatal.get('nodeid')} "
+                f"({state.fatal.get('message')}); raise --memory-limit if the engine needs more"
+            ),
+        }
     if state.crashed:
         return {
             "kind": "crash",
@@ -291,10 +311,14 @@ def exit_crash(returncode: int, state: WorkerState) -> dict[str, Any] | None:
         }
     if returncode < 0:
         name = signal_name(-returncode)
+        # Nothing in the worker sends SIGKILL: it came from outside, most often the kernel's
+        # out-of-memory killer.
+        hint = " (from outside the worker: often the kernel's out-of-memory killer)"
         return {
             "kind": "signal",
             "signal": name,
-            "message": f"crashed: the worker was killed by {name}{where}",
+            "message": f"crashed: the worker was killed by {name}{where}"
+            + (hint if name == "SIGKILL" else ""),
         }
     if returncode in (0, 1, 5):
         missing = state.missing()
@@ -313,6 +337,22 @@ def signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def memory_limit_bytes(options: RunOptions) -> int | None:
+    mib = options.memory_limit if options.memory_limit is not None else default_memory_limit_mib()
+    return mib * 2**20 if mib else None
+
+
+def _child_setup(memory_limit: int | None) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if memory_limit is not None:
+            # RLIMIT_DATA, not RLIMIT_AS: it counts what a process writes to (heap, anonymous
+            # mappings), not the address space that CUDA and JAX reserve without using.
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
+
+    return setup
 
 
 def _die_with_parent() -> None:
