@@ -169,9 +169,32 @@ def test_progress_is_a_plain_line_per_requirement_when_not_a_terminal(
     assert "\r" not in stderr
 
 
+@pytest.fixture
+def busy_cores() -> Any:
+    """Every core kept busy (twice over) while the test runs: timings must not assume an idle
+    machine (CI runners and developers' laptops rarely are)."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(2 * (os.cpu_count() or 1))
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@pytest.mark.parametrize("load", ["idle", "busy"])
 def test_a_run_time_limit_stops_a_backend(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    load: str,
 ) -> None:
+    if load == "busy":
+        request.getfixturevalue("busy_cores")
     use_fake_catalogue(monkeypatch)
     monkeypatch.chdir(ROOT)
     # The run's clock starts when the worker is seen in the hanging test, not when it is spawned:
