@@ -1,6 +1,6 @@
 """Soak: the `thorough` profile over many seeds on the backends that must conform.
 
-    python -m tests.soak --seeds 20 --out soak-out        # tox -e soak
+    python -m tests.soak --seeds 20 --out OUT        # tox -e soak
 
 For each seed S it runs, as a user would,
 
@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", action="append", help="default: reference and torch:cpu")
     parser.add_argument("--profile", default="thorough")
     parser.add_argument("-n", dest="workers", default="1", help="workers per backend (default 1)")
-    parser.add_argument("--out", type=Path, default=Path("soak-out"))
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder for each seed's reports and soak.md"
+    )
     parser.add_argument(
         "--budget-s", type=float, default=None,
         help="start no seed that would, at the mean time per seed so far, end after S seconds",
