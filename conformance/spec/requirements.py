@@ -63,7 +63,7 @@ TWO_DEVICES = Area("Two devices, one program", PARITY)
 _TAPE = ("tape",)
 _BCE_OPS = ("op:matmul", "op:add", "op:bce_with_logits")
 
-REQUIREMENTS: tuple[Requirement, ...] = (
+_FIRST: tuple[Requirement, ...] = (
     Requirement(
         "LEAF-001",
         "User-created tensors are leaves",
@@ -507,6 +507,30 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "level; CPU kernels are deterministic.",
     ),
 )
+
+# -- errors, hooks, grad modes, aliasing -------------------------------------------------------
+ERRORS = Area("Errors that must be raised", TAPE)
+HOOKS = Area("Gradient hooks", TAPE)
+GRAD_MODES = Area("Grad modes", TAPE)
+ALIASING = Area("Aliasing, and the tape rules op by op", TAPE)
+
+_ERRORS: tuple[Requirement, ...] = (
+    # ERR-nnn entries
+)
+
+_HOOKS: tuple[Requirement, ...] = (
+    # HOOK-nnn entries
+)
+
+_GRAD_MODES: tuple[Requirement, ...] = (
+    # MODE-nnn entries
+)
+
+_ALIASING: tuple[Requirement, ...] = (
+    # ALIAS-nnn entries
+)
+
+REQUIREMENTS: tuple[Requirement, ...] = (*_FIRST, *_ERRORS, *_HOOKS, *_GRAD_MODES, *_ALIASING)
 
 BY_ID: dict[str, Requirement] = {req.id: req for req in REQUIREMENTS}
 if len(BY_ID) != len(REQUIREMENTS):
