@@ -3,7 +3,8 @@
 Each entry is one bug (from the modules gradients, linear_bce, tape, storage, graph and engine of
 this package) on top of the reference engine's adapter, importable as a backend:
 
-    pytest --pyargs suites --conformance-backend tests.mutants.catalogue:BroadcastNotSummed
+    pytest --pyargs autograd_conformance_suites \
+        --conformance-backend tests.mutants.catalogue:BroadcastNotSummed
 
 `CATALOGUE` lists them; each class names its bug class (docs/bug-classes.md, or
 "own: ...") and `flagged_by`, the requirements whose tests must fail on it. `TORCH_CATALOGUE`
