@@ -86,10 +86,26 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _check_out_dir(config)
     from conformance.run import session
 
     config.pluginmanager.register(ConformanceSession(undo), "conformance-session")
     config.pluginmanager.register(session.Recorder(config), "conformance-recorder")
+
+
+def _check_out_dir(config: pytest.Config) -> None:
+    """`--conformance-out` refuses a folder of other files, as `conformance run --out` does."""
+    out = plugin_value(config, "out")
+    if out is None or hasattr(config, "workerinput"):
+        return
+    from conformance.errors import UsageError
+    from conformance.run.runner import check_out_dir
+
+    flags = (PLUGIN_OPTIONS["out"].plugin_flag, PLUGIN_OPTIONS["force"].plugin_flag)
+    try:
+        check_out_dir(Path(out), force=bool(plugin_value(config, "force")), flags=flags)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 class ConformanceSession:

@@ -189,3 +189,40 @@ def test_exit_code_4_is_documented_where_the_others_are() -> None:
     from conformance.run.cli import EXIT_CODES
 
     assert "  4  too little checked" in EXIT_CODES
+
+
+# -- directly under pytest -----------------------------------------------------------------------
+def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest", "--pyargs", "autograd_conformance_suites", "-q"]
+    command += ["-p", "no:cacheprovider", "--conformance-backend", "reference", *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+def test_a_pytest_session_that_checks_nothing_never_exits_0(tmp_path: Path) -> None:
+    """Every test skipped (here: opted out by a manifest) is pytest's exit 0; a conformance
+    session that checked nothing exits 5, pytest's code for a session that ran no test."""
+    manifest = tmp_path / "expect.toml"
+    manifest.write_text(
+        '[[opt-out]]\nrequirement = "ROOT-001"\nreason = "not yet"\nbackends = ["reference"]\n'
+    )
+    done = _pytest(
+        tmp_path, "--conformance-requirement", "ROOT-001", "--conformance-expect", str(manifest)
+    )
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "conformance: no requirement was checked" in done.stdout
+    checked = _pytest(tmp_path, "--conformance-requirement", "ROOT-001")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_conformance_out_refuses_a_folder_of_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my own file\n")
+    args = ["--conformance-requirement", "ROOT-001", "--conformance-out", str(out)]
+    refused = _pytest(tmp_path, *args)
+    assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout + refused.stderr
+    assert "pass --conformance-force" in refused.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    forced = _pytest(tmp_path, *args, "--conformance-force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert (out / "reference-cpu.json").is_file()

@@ -249,8 +249,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "out",
         "write the JSON, Markdown, HTML and JUnit reports of this session, the matrix and its "
-        "stylesheet to DIR",
+        "stylesheet to DIR; a non-empty DIR must hold earlier reports",
         dest="out_dir", metavar="DIR", cli=False,
+    ),
+    Option(
+        "force", "write into --conformance-out even if it is a non-empty folder of other files",
+        flag=True, cli=False,
     ),
     # Fail closed: a run that checked too little exits 4 (conformance/errors.py).
     Option(

@@ -101,16 +101,20 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
     return meta, manifest
 
 
-def check_out_dir(out_dir: Path, *, force: bool) -> None:
-    """Refuse an output folder whose files are not an earlier run's (unless `force`)."""
+def check_out_dir(
+    out_dir: Path, *, force: bool, flags: tuple[str, str] = ("--out", "--force")
+) -> None:
+    """Refuse an output folder whose files are not an earlier run's (unless `force`). `flags`
+    name the options in the message: `conformance run`'s, or the plugin's."""
+    out_flag, force_flag = flags
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a directory")
+        raise UsageError(f"{out_flag} {out_dir} exists and is not a directory")
     if force or not out_dir.is_dir() or earlier_output(out_dir):
         return
     if any(out_dir.iterdir()):
         raise UsageError(
-            f"--out {out_dir} is a non-empty folder that holds no conformance reports; "
-            "name an empty or new folder, or pass --force to write into it anyway"
+            f"{out_flag} {out_dir} is a non-empty folder that holds no conformance reports; "
+            f"name an empty or new folder, or pass {force_flag} to write into it anyway"
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from conformance.report import statuses
 from conformance.report.records import BackendReport, TestResult, result_line
 from conformance.report.statuses import ERROR
 from conformance.run.options import canonical_nodeid
@@ -52,6 +53,9 @@ class Recorder:
         self.expect_path: str | None = config.getoption("--conformance-expect")
         self.results: list[TestResult] = []
         """Kept for --conformance-out."""
+        self.checked = 0
+        """Tests that reached a verdict (passed or failing): zero means the session checked
+        nothing, which must never read as conformance."""
         self.started = time.time()
         self.current: str | None = None
         self.examples = 0
@@ -133,6 +137,9 @@ class Recorder:
             self._emit({"event": "crashed", "nodeid": result.nodeid, "message": result.message})
         if result is None:
             return
+        status = statuses.BY_NAME.get(result.status)
+        if status is not None and (status.passing or status.failing):
+            self.checked += 1
         if self.results_path:
             line = result_line(result)
             fd = os.open(self.results_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -149,6 +156,18 @@ class Recorder:
         if self._progress_fd is not None:
             os.close(self._progress_fd)
             self._progress_fd = None
+        # Under `conformance run` (a results stream) the runner decides the exit code.
+        driven = self.results_path is not None
+        if not (driven or self.is_xdist_worker or self.checked) and session.exitstatus == 0:
+            # Fail closed: nothing checked is never "conforms". pytest's own code for a session
+            # that ran no test (its 4 means a usage error, so `conformance run`'s 4 is not used).
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(
+                    "conformance: no requirement was checked (every test was skipped or not "
+                    "applicable): exit 5"
+                )
         if not self.out_dir or self.is_xdist_worker:
             return
         from conformance.report.publish import publish, report_path
