@@ -50,7 +50,7 @@ FIGURES = {"inputs": 0, "tracebacks": 0}
 """Inputs tried and tracebacks seen by this module's tests; with CONFORMANCE_FUZZ_FIGURES=FILE
 each process appends its figures to FILE as one JSON line (sum them)."""
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 """Bounded: the module runs in seconds under the project's `ci` profile."""
 
 Files = Mapping[str, bytes | None]
@@ -154,8 +154,11 @@ def assert_no_traceback(outcome: Outcome) -> None:
 
 # -- command-line arguments -----------------------------------------------------------------------
 COMMANDS = ("run", "list", "matrix", "diff", "repro")
-# Real argv never holds NUL (the OS cannot pass it); every other character may come.
-TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+# What a real argv can hold: any text but NUL, and bytes that are not UTF-8, which Python decodes
+# to lone surrogates U+DC80..U+DCFF (os.fsdecode); no other surrogate can come from the OS.
+NOT_UTF8 = st.binary(max_size=20).filter(lambda raw: b"\x00" not in raw).map(os.fsdecode)
+UTF8_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
+TEXT = UTF8_TEXT | NOT_UTF8
 
 
 def _asks_for_help_or_version(token: str) -> bool:
@@ -363,7 +366,7 @@ def test_a_manifest_naming_no_known_backend_is_a_usage_error(name: str) -> None:
 
 
 @FUZZ
-@given(content=st.binary(max_size=64) | TEXT.map(str.encode))
+@given(content=st.binary(max_size=64) | UTF8_TEXT.map(str.encode))
 @example(content=b"")
 @example(content=b"\n# nothing but a comment\n")
 @example(content=b"\xff\xfe[\x00[\x00")
@@ -455,7 +458,7 @@ def _replaced(report: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=300)
 @given(
     command=COMMAND,
     path=st.sampled_from(REPORT_PATHS),
