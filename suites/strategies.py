@@ -354,9 +354,13 @@ def _step_matmul(b: _Builder, row: Op) -> bool:
         return False
     k = a.array.shape[-1]
     m = b.draw(st.integers(1, 3))
-    right_shapes = [(k,), (k, m)] + (
-        [(b.draw(st.integers(1, 2)), k, m)] if a.array.ndim < 3 else []
-    )
+    right_shapes = [(k,), (k, m)]
+    if a.array.ndim < 3:
+        right_shapes.append((b.draw(st.integers(1, 2)), k, m))
+    else:
+        # batched @ batched, same batch or broadcast over it: an engine whose matmul is np.dot
+        # (a tensordot, not a batched product) differs only here
+        right_shapes += [(a.array.shape[0], k, m), (1, k, m)]
     want = b.draw(st.sampled_from(right_shapes))
     other = b.pick_or_new(
         lambda v: v.array.shape == want,

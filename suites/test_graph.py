@@ -104,18 +104,21 @@ def test_one_accumulate_node_per_leaf(backend: Any, data: st.DataObject) -> None
     program = draw_program(data, backend, requires_grad=True)
     tensors = program.make_inputs(backend)
     env = program.evaluate(backend, tensors)
-    nodes: dict[str, list[Any]] = {}
+    # Keyed by the leaf object, not its name: an engine may wrap constants as fresh leaves of
+    # its own, each with its own accumulate node, and those are distinct leaves, not one.
+    nodes: dict[int, list[Any]] = {}
+    leaves: dict[int, Any] = {}  # also keeps every leaf alive, so that ids stay unique
     keep: list[Any] = []
     for root in float_roots(program):
         for node, leaf in walk(backend, env[root]):
             keep.append(node)
-            name = _names(
-                {i.name: t for i, t in zip(program.inputs, tensors, strict=True)}, [leaf]
-            )[0]
-            known = nodes.setdefault(name, [])
+            leaves[id(leaf)] = leaf
+            known = nodes.setdefault(id(leaf), [])
             if not any(node is other for other in known):
                 known.append(node)
-    for name, found in nodes.items():
+    named = {i.name: t for i, t in zip(program.inputs, tensors, strict=True)}
+    for key, found in nodes.items():
+        name = _names(named, [leaves[key]])[0]
         if len(found) > 1:
             repro = Repro(backend).line(WALK_TORCH, evaluate_line() + "\n" + WALK_ADAPTER)
             roots = float_roots(program)

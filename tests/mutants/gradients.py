@@ -292,3 +292,19 @@ class Float64ForwardInFloat32(Bug):
         if not tools.records(self, args):
             return rounded
         return rounded + tools.zero_carrier(correct)
+
+
+class MatmulIsDot(Bug):
+    """Own design (from an outside engine): matmul is NumPy's `dot`, which for 3-D operands is a
+    tensordot over the last axis of one and the second-to-last of the other, not a batched
+    product. Right for every rank below 3-D @ 3-D, which the program strategy must therefore
+    draw."""
+
+    bug_class = "own: matmul of batches is a tensordot"
+    flagged_by = ("FWD-001",)
+
+    def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
+        if op == "matmul" and all(len(tuple(a.shape)) == 3 for a in args):
+            left, right = (self.to_numpy(a) for a in args)
+            return self.tensor(np.asarray(np.dot(left, right)))
+        return super().apply(op, args, params)
