@@ -82,3 +82,42 @@ def test_a_json_file_that_is_no_report_does_not_make_a_folder_an_output(tmp_path
     with pytest.raises(runner.UsageError, match="non-empty folder"):
         runner.check_out_dir(tmp_path, force=False)
     runner.check_out_dir(tmp_path, force=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--out", "a-file/below"], "a-file is a file"),
+        (["--out", "a-file"], "is not a directory"),
+        (["--db", "a-file"], "--db a-file is a file"),
+    ],
+)
+def test_an_impossible_output_is_refused_before_any_backend_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_backends: list[str],
+    args: list[str],
+    words: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("")
+    assert main(["run", "--backend", "reference", *args]) == EXIT_USAGE
+    assert words in capsys.readouterr().err
+    assert no_backends == []
+
+
+def test_matrix_refuses_a_foreign_folder_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "run"
+    publish(sample_backend_report([]), report)
+    json_report = next(report.glob("*.json"))
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "index.html").write_text("my page\n")
+    assert main(["matrix", str(json_report), "--out", str(foreign)]) == EXIT_USAGE
+    assert "pass --force" in capsys.readouterr().err
+    assert (foreign / "index.html").read_text() == "my page\n"
+    assert main(["matrix", str(json_report), "--out", str(foreign), "--force"]) == 0
+    assert (foreign / "matrix.md").is_file()

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("matrix", help="cross-backend matrix from JSON reports")
     matrix.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
     matrix.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR")
+    matrix.add_argument(
+        "--force", action="store_true",
+        help="write into --out even if it is a non-empty folder of other files",
+    )  # fmt: skip
 
     diff = commands.add_parser(
         "diff", help="regressions and fixes between two reports (exit 1 on a regression)"
@@ -110,7 +114,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list()
     if args.command == "matrix":
-        return _matrix(args.reports, args.out)
+        return _matrix(args.reports, args.out, force=args.force)
     if args.command == "diff":
         return _diff(args.old, args.new)
     return _repro(args.report, args.ident)
@@ -180,13 +184,13 @@ def _device_state(probe: Probe) -> str:
     return device
 
 
-def _matrix(paths: Sequence[Path], out: Path) -> int:
+def _matrix(paths: Sequence[Path], out: Path, *, force: bool = False) -> int:
     from conformance.report import read_report
     from conformance.report.matrix import write_matrix
+    from conformance.run.runner import check_out_dir
 
     reports = [(path, read_report(path)) for path in paths]
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory; name a folder")
+    check_out_dir(out, force=force)
     try:
         written = write_matrix(reports, out)
     except OSError as exc:  # the folder cannot be made or written: the user's to choose another

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -95,6 +96,10 @@ def validate(options: RunOptions) -> tuple[dict[str, dict[str, Any]], Manifest |
         raise UsageError(
             f"--require {', '.join(unselected)}: not among the --requirement ids selected"
         )
+    if options.db is not None and options.db.exists() and not options.db.is_dir():
+        raise UsageError(
+            f"--db {options.db} is a file; the example database is a folder (new or existing)"
+        )
     manifest = load_manifest(options.expect, meta) if options.expect else None
     suite_targets(list(options.suite), Path.cwd())
     check_out_dir(options.out_dir, force=options.force)
@@ -108,7 +113,14 @@ def check_out_dir(
     name the options in the message: `conformance run`'s, or the plugin's."""
     out_flag, force_flag = flags
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_flag} {out_dir} exists and is not a directory")
+        raise UsageError(f"{out_flag} {out_dir} exists and is not a directory; name a folder")
+    existing = next(p for p in (out_dir.absolute(), *out_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"{out_flag} {out_dir} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{out_flag} {out_dir}: {existing} is not writable; name a folder you can write to"
+        )
     if force or not out_dir.is_dir() or earlier_output(out_dir):
         return
     if any(out_dir.iterdir()):
