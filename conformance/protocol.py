@@ -13,7 +13,9 @@ Two levels, declared in `Capabilities`:
   accumulation, `retain_graph`, no-grad blocks, and (`graph=True`) a walk of the backward graph.
 
 Engines signal refusal by raising: the suites expect an exception where PyTorch raises one, and
-the adapter lets the engine's own exception through untranslated.
+the adapter lets the engine's own exception through untranslated. It declares, in `refusals`,
+the exception classes its engine raises for each kind of refusal (REFUSAL_KINDS), and the suites
+accept only those, raised by the very call PyTorch refuses.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Capabilities:
     """A context that turns recording back on inside a no-grad block."""
     grad_of: bool = True
     """`autograd.grad` on a recorded graph: gradients returned, `.grad` untouched."""
+    materialize_grads: bool = True
+    """`autograd.grad(..., materialize_grads=True)`: zeros, not None, for an unreached input."""
     requires_grad_toggle: bool = True
     """requires_grad can be switched on and off on leaves after creation."""
     integer_tensors: bool = True
@@ -72,7 +76,7 @@ class Capabilities:
         """An engine with gradients but no tape (JAX, tinygrad): every tape concept absent."""
         absent = dict.fromkeys(
             ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
-             "requires_grad_toggle", "device_placement"),
+             "requires_grad_toggle", "device_placement", "materialize_grads"),
             False,
         )  # fmt: skip
         return cls(**{**absent, **kwargs})
@@ -132,6 +136,11 @@ class Adapter(Protocol):
 class TapeAdapter(Adapter, Protocol):
     """The tape level, for engines with `Capabilities.tape` (PyTorch-style semantics)."""
 
+    refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]]
+    """For each kind of refusal (keys of REFUSAL_KINDS) the engine has, the exception classes it
+    raises for it, each narrower than Exception; (RuntimeError,) throughout in PyTorch. A kind
+    left out fails the requirements that check it, as does a refusal of another class."""
+
     def requires_grad(self, tensor: Tensor) -> bool: ...
 
     def set_requires_grad(self, tensor: Tensor, flag: bool) -> Tensor:
@@ -178,8 +187,10 @@ class TapeAdapter(Adapter, Protocol):
         *,
         retain_graph: bool = False,
         allow_unused: bool = False,
+        materialize_grads: bool = False,
     ) -> list[np.ndarray | None]:
-        """`torch.autograd.grad`: gradients returned, `.grad` untouched."""
+        """`torch.autograd.grad`: gradients returned, `.grad` untouched. `materialize_grads` is
+        passed on only when True, and only by suites for engines with that capability."""
 
     def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
         """`tensor.add_(other)`."""
@@ -210,6 +221,21 @@ class GraphAdapter(TapeAdapter, Protocol):
 
     def node_name(self, node: Node) -> str: ...
 
+
+REFUSAL_KINDS: Mapping[str, str] = {
+    "integer_requires_grad": "an integer or bool tensor made to require grad, at creation or by "
+    "requires_grad_(True)",
+    "implicit_gradient": "backward() without a gradient on an output of other than one element",
+    "root_without_grad": "backward() on a tensor that does not require grad (no grad_fn)",
+    "gradient_shape": "backward() with a gradient whose shape is not the output's",
+    "unused_input": "autograd.grad for an input the outputs do not reach, without allow_unused",
+    "input_without_grad": "autograd.grad for an input that does not require grad",
+    "leaf_inplace": "an in-place op on a leaf that requires grad, with grad mode on",
+    "modified_saved": "backward through a node whose saved tensor was modified in place since",
+    "freed_graph": "a second backward through saved values the first one freed (no retain_graph)",
+}
+"""The kinds of refusal the suites check, each with the situation PyTorch refuses. An adapter's
+`refusals` maps these names to its engine's exception classes."""
 
 FUNCTIONAL_METHODS = ("version", "environment", "tensor", "to_numpy", "apply", "vjp")
 TAPE_METHODS = (

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from .dtypes import Size
+from .versions import check as check_saved_versions
 
 Edge = tuple["Node | None", int]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,7 +105,8 @@ class set_grad_enabled:  # noqa: N801
 
 # --- graph nodes -----------------------------------------------------------------------------
 class Node:
-    __slots__ = ("next_functions", "saved", "retained")
+    # versions: the counts of the tensors it saved (versions.py), set only by nodes that save
+    __slots__ = ("next_functions", "saved", "retained", "versions")
 
     def __init__(self, next_functions: tuple[Edge, ...], saved: tuple[Any, ...] = ()) -> None:
         self.next_functions = next_functions
@@ -215,11 +217,13 @@ def _execute(
             if runs is None:
                 if node.retained is not None:
                     node.retained._accumulate_grad(grad)
+                check_saved_versions(node)  # a saved tensor written in place since: refuse
                 grads = node.apply(grad)
             else:
                 if node in targets:  # type: ignore[operator]
                     captured[node] = grad
                 if node in runs:
+                    check_saved_versions(node)
                     grads = node.apply(grad)
             if not keep_graph and node.saved and grads is not None:
                 node.saved = None
@@ -325,6 +329,11 @@ def grad(
 ) -> tuple[Variable | None, ...]:
     if create_graph:
         raise NotImplementedError("reference_engine does not build graphs of gradients")
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True,"
+            " but got: allow_unused=False."
+        )
     outs, ins = _as_seq(outputs), _as_seq(inputs)
     grads = _as_seq(grad_outputs) or [None] * len(outs)
     for t in ins:

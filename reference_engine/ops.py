@@ -18,6 +18,7 @@ from .autograd import GradMode, Node, edge, no_grad, sum_to
 from .creation import tensor
 from .dtypes import DEFAULT_FLOAT, result_type, short_name
 from .tensor import Scalar, Tensor
+from .versions import bump, record
 
 Grads = tuple[np.ndarray | None, ...]
 Meta = tuple[tuple[int, ...], np.dtype]
@@ -147,7 +148,9 @@ def mul(a: Tensor, b: Tensor | Scalar) -> Tensor:
         # save only what a wanted gradient needs: d/da needs b, d/db needs a
         need_b = bt is not None and bt._requires_grad
         saved = (x if need_b else None, y if a._requires_grad else None)
-        return Tensor._result(out, MulBackward0(a, bt, out, saved))
+        node = MulBackward0(a, bt, out, saved)
+        record(node, (a if need_b else None, bt if a._requires_grad else None))
+        return Tensor._result(out, node)
     return Tensor._wrap(out)
 
 
@@ -173,7 +176,9 @@ def div(a: Tensor, b: Tensor | Scalar) -> Tensor:
         out = x / y
     if _wants(a, bt):
         need_b = bt is not None and bt._requires_grad
-        return Tensor._result(out, DivBackward0(a, bt, out, (x if need_b else None, y)))
+        node = DivBackward0(a, bt, out, (x if need_b else None, y))
+        record(node, (a if need_b else None, bt))
+        return Tensor._result(out, node)
     return Tensor._wrap(out)
 
 
@@ -189,7 +194,7 @@ def reciprocal(a: Tensor) -> Tensor:
     x = _floating(a._data)
     with np.errstate(divide="ignore"):
         out = 1 / x
-    return _unary(a, out, ReciprocalBackward0, (out,))
+    return _unary(a, out, ReciprocalBackward0, (out,), saves_result=True)
 
 
 # --- pow -------------------------------------------------------------------------------------
@@ -251,8 +256,12 @@ def pow(a: Tensor, p: Tensor | Scalar) -> Tensor:  # noqa: A001 - torch.pow
     if et is None:
         node = PowBackward0((edge(a),), (x,))
         node.exponent = e
+        record(node, (a,))
         return Tensor._result(out, node)
-    return Tensor._result(out, PowBackward1(a, et, out, (x, e, out)))
+    node1 = PowBackward1(a, et, out, (x, e, out))
+    res = Tensor._result(out, node1)
+    record(node1, (a, et), res)
+    return res
 
 
 def rpow(a: Tensor, base: Scalar) -> Tensor:
@@ -265,7 +274,9 @@ def rpow(a: Tensor, base: Scalar) -> Tensor:
         return Tensor._wrap(out)
     node = PowBackward2((edge(a),), (out,))
     node.base = s
-    return Tensor._result(out, node)
+    res = Tensor._result(out, node)
+    record(node, (a,), res)
+    return res
 
 
 # --- unary -----------------------------------------------------------------------------------
@@ -273,9 +284,24 @@ def _floating(x: np.ndarray) -> np.ndarray:
     return x if x.dtype.kind == "f" else x.astype(DEFAULT_FLOAT)
 
 
-def _unary(a: Tensor, out: np.ndarray, node_cls: type[Node], saved: tuple[Any, ...]) -> Tensor:
+def _unary(
+    a: Tensor,
+    out: np.ndarray,
+    node_cls: type[Node],
+    saved: tuple[Any, ...],
+    *,
+    saves_result: bool = False,
+) -> Tensor:
+    """Record a one-input op. Its node saves `saved`; for the version check (versions.py) that
+    is the op's input, or its result with `saves_result` (what torch's formula uses)."""
     if GradMode.enabled and a._requires_grad:
-        return Tensor._result(out, node_cls((edge(a),), saved))
+        node = node_cls((edge(a),), saved)
+        res = Tensor._result(out, node)
+        if saves_result:
+            record(node, (), res)
+        elif saved:
+            record(node, (a,))
+        return res
     return Tensor._wrap(out)
 
 
@@ -306,7 +332,7 @@ class ExpBackward0(Node):
 def exp(a: Tensor) -> Tensor:
     with np.errstate(over="ignore"):
         out = np.exp(_floating(a._data))
-    return _unary(a, out, ExpBackward0, (out,))
+    return _unary(a, out, ExpBackward0, (out,), saves_result=True)
 
 
 class LogBackward0(Node):
@@ -342,7 +368,7 @@ class SigmoidBackward0(Node):
 def sigmoid(a: Tensor) -> Tensor:
     with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the right limit, 0
         out = 1 / (1 + np.exp(-_floating(a._data)))
-    return _unary(a, out, SigmoidBackward0, (out,))
+    return _unary(a, out, SigmoidBackward0, (out,), saves_result=True)
 
 
 class TanhBackward0(Node):
@@ -355,7 +381,7 @@ class TanhBackward0(Node):
 
 def tanh(a: Tensor) -> Tensor:
     out = np.tanh(_floating(a._data))
-    return _unary(a, out, TanhBackward0, (out,))
+    return _unary(a, out, TanhBackward0, (out,), saves_result=True)
 
 
 class ReluBackward0(Node):
@@ -369,7 +395,7 @@ class ReluBackward0(Node):
 def relu(a: Tensor) -> Tensor:
     x = a._data
     out = np.maximum(x, 0).astype(x.dtype, copy=False)
-    return _unary(a, out, ReluBackward0, (out,))
+    return _unary(a, out, ReluBackward0, (out,), saves_result=True)
 
 
 class AbsBackward0(Node):
@@ -405,11 +431,17 @@ makes each a Tensor method too (`torch.sin(x)` and `x.sin()`)."""
 
 
 def defpointwise(
-    name: str, forward: Callable[[np.ndarray], Any], derivative: Derivative, node: str = ""
+    name: str,
+    forward: Callable[[np.ndarray], Any],
+    derivative: Derivative,
+    node: str = "",
+    *,
+    saves_result: bool = False,
 ) -> Callable[[Tensor], Tensor]:
     """PyTorch's pointwise function `name`: out = forward(x) on x (integers and bools are
     computed in the default float dtype, as PyTorch does), recorded as the node PyTorch names
-    (`<Name>Backward0` unless `node` says otherwise), whose gradient is derivative(g, x, out)."""
+    (`<Name>Backward0` unless `node` says otherwise), whose gradient is derivative(g, x, out).
+    `saves_result`: torch's formula saves the result, not the input (the version check)."""
     node_cls = type(
         node or f"{name.capitalize()}Backward0",
         (PointwiseNode,),
@@ -420,7 +452,7 @@ def defpointwise(
         x = _floating(a._data)
         with np.errstate(all="ignore"):
             out = np.asarray(forward(x), dtype=x.dtype)
-        return _unary(a, out, node_cls, (x, out))
+        return _unary(a, out, node_cls, (x, out), saves_result=saves_result)
 
     fn.__name__ = fn.__qualname__ = name
     POINTWISE[name] = fn
@@ -600,7 +632,17 @@ def _write(t: Tensor, values: np.ndarray) -> None:
             f"result type {short_name(values.dtype)} can't be cast to the desired output type"
             f" {short_name(t._data.dtype)}"
         )
-    np.copyto(t._data, values, casting="unsafe")
+    np.copyto(_writable(t), values, casting="unsafe")
+    bump(t)
+
+
+def _writable(t: Tensor) -> np.ndarray:
+    """t's array, ready for an in-place write: NumPy hands 0-d results back as scalars, which
+    cannot be written; such a tensor gets a 0-d array of its own (aliases made before do not
+    see the write)."""
+    if not isinstance(t._data, np.ndarray):
+        t._data = np.array(t._data)
+    return t._data
 
 
 class ZeroBackward0(Node):
@@ -612,7 +654,8 @@ class ZeroBackward0(Node):
 
 def zero_(t: Tensor) -> Tensor:
     check_inplace(t)
-    t._data[...] = 0
+    _writable(t)[...] = 0
+    bump(t)
     if GradMode.enabled and t._grad_fn is not None:
         t._grad_fn = ZeroBackward0((edge(t),))
     return t

@@ -12,6 +12,7 @@ from .autograd import GradMode, Node, edge, sum_to
 from .dtypes import Size
 from .ops import Grads, as_tensor, check_inplace, normalize_dim
 from .tensor import Scalar, Tensor
+from .versions import bump, share
 
 
 def size_args(args: tuple[Any, ...]) -> tuple[int, ...]:
@@ -22,12 +23,13 @@ def size_args(args: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 def _record(a: Tensor, out: np.ndarray, node_cls: type[Node], **attrs: Any) -> Tensor:
+    # a view shares its base's version counter, so a write through either is seen by both
     if not (GradMode.enabled and a._requires_grad):
-        return Tensor._wrap(out)
+        return share(Tensor._wrap(out), a)
     node = node_cls((edge(a),))
     for k, v in attrs.items():
         setattr(node, k, v)
-    return Tensor._result(out, node)
+    return share(Tensor._result(out, node), a)
 
 
 class ViewBackward0(Node):
@@ -221,14 +223,14 @@ def _index_one(a: Tensor, key: Any) -> Tensor:
     if basic:
         out = np.array(out) if np.ndim(out) == 0 else out
     if not (GradMode.enabled and a._requires_grad):
-        return Tensor._wrap(np.asarray(out))
+        return share(Tensor._wrap(np.asarray(out)), a)
     shape = a._data.shape
     if basic:
         last = key[-1] if isinstance(key, tuple) and key else key
         cls = SelectBackward0 if isinstance(last, int) else SliceBackward0
         sel = cls((edge(a),))
         sel.shape, sel.key = shape, key
-        return Tensor._result(np.asarray(out), sel)
+        return share(Tensor._result(np.asarray(out), sel), a)
     node = IndexBackward0((edge(a),), (key,))  # saves the index, like torch
     node.shape = shape
     return Tensor._result(np.asarray(out), node)
@@ -245,3 +247,4 @@ def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
             " is part of a graph is not supported"
         )
     a._data[_key(index)] = v._data
+    bump(a)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, versions
 from .autograd import AccumulateGrad, Node, sum_to
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
 
@@ -34,7 +34,10 @@ DETACH_HINT = (
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_grad", "_acc", "_retains_grad")
+    # _version_counter: made on first need (versions.py), shared by detach() and views
+    __slots__ = (
+        "_data", "_requires_grad", "_grad_fn", "_grad", "_acc", "_retains_grad", "_version_counter"
+    )  # fmt: skip
 
     def __init__(self, data: Any = ()) -> None:
         # torch.Tensor(list) is the legacy constructor: always the default float dtype
@@ -168,7 +171,11 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
-        return Tensor._wrap(self._data)
+        return versions.share(Tensor._wrap(self._data), self)  # one storage, one version count
+
+    @property
+    def _version(self) -> int:
+        return versions.counter(self).value
 
     def detach_(self) -> Tensor:
         self._grad_fn = None

@@ -14,6 +14,7 @@ from conformance.spec.ops import OPS
 from conformance.spec.program import Apply, Input, Program
 from conformance.spec.render import literal, torch_step_lines
 
+from .refusals import expect_refusal, refusal_lines
 from .requirement import requirement
 from .strategies import integer_arrays, values
 from .support import (
@@ -99,17 +100,17 @@ def _integer_program(array: np.ndarray, requires_grad: bool) -> Program:
 @requirement("RG-003")
 @given(array=integer_arrays())
 def test_integer_tensors_cannot_be_created_requiring_grad(backend: Any, array: np.ndarray) -> None:
-    try:
-        backend.tensor(array, requires_grad=True)
-    except Exception:  # noqa: BLE001 - any exception is a refusal
-        return
+    # The program's input t requires grad: building it is the call that must be refused.
     repro = Repro(backend).line(
         "raise AssertionError('creating the tensor t with requires_grad=True did not raise')"
     )
-    raise repro.fail(
-        f"creating a {array.dtype.name} tensor of shape {array.shape} with requires_grad=True "
-        "did not raise",
-        _integer_program(array, True),
+    expect_refusal(
+        backend,
+        "integer_requires_grad",
+        lambda: backend.tensor(array, requires_grad=True),
+        what=f"creating a {array.dtype.name} tensor of shape {array.shape} with requires_grad=True",
+        repro=repro,
+        program=_integer_program(array, True),
     )
 
 
@@ -117,27 +118,30 @@ def test_integer_tensors_cannot_be_created_requiring_grad(backend: Any, array: n
 @given(array=integer_arrays())
 def test_integer_tensors_refuse_requires_grad(backend: Any, array: np.ndarray) -> None:
     tensor = backend.tensor(array)
-    raised = False
-    try:
-        backend.set_requires_grad(tensor, True)
-    except Exception:  # noqa: BLE001 - any exception is a refusal
-        raised = True
-    if raised and not backend.requires_grad(tensor):
-        return
+    program = _integer_program(array, False)
+    what = f"requires_grad_(True) on a {array.dtype.name} tensor of shape {array.shape}"
     repro = Repro(backend)
-    repro.line(
-        "try:\n    t.requires_grad_(True)\nexcept Exception:\n    pass\nelse:\n"
-        "    raise AssertionError('t.requires_grad_(True) did not raise')\n"
-        "assert not t.requires_grad, 't requires grad after the refusal'",
-        "try:\n    adapter.set_requires_grad(t, True)\nexcept Exception:\n    pass\nelse:\n"
-        "    raise AssertionError('requires_grad_(True) did not raise')\n"
-        "assert not adapter.requires_grad(t), 't requires grad after the refusal'",
+    refusal_lines(
+        repro,
+        "integer_requires_grad",
+        "t.requires_grad_(True)",
+        "adapter.set_requires_grad(t, True)",
+        what,
     )
-    what = "did not raise" if not raised else "raised but left requires_grad True"
-    raise repro.fail(
-        f"requires_grad_(True) on a {array.dtype.name} tensor of shape {array.shape} {what}",
-        _integer_program(array, False),
+    expect_refusal(
+        backend,
+        "integer_requires_grad",
+        lambda: backend.set_requires_grad(tensor, True),
+        what=what,
+        repro=repro,
+        program=program,
     )
+    if backend.requires_grad(tensor):
+        repro.line(
+            "assert not t.requires_grad, 't requires grad after the refusal'",
+            "assert not adapter.requires_grad(t), 't requires grad after the refusal'",
+        )
+        raise repro.fail(f"{what} raised but left requires_grad True", program)
 
 
 GRAD_MODES = ("no_grad", "enable_grad")

@@ -41,6 +41,7 @@ NOTES = {
     "requires_grad_toggle": "mygrad.Tensor.constant is fixed at creation (read-only property)",
     "enable_grad": "mygrad has no context that re-enables graph tracking inside no_autodiff",
     "grad_of": "mygrad has no autograd.grad: its only gradient API is backward() into .grad",
+    "materialize_grads": "mygrad has no autograd.grad, so no materialize_grads either",
 }
 
 
@@ -101,8 +102,17 @@ class MygradAdapter(TapeVJP):
         requires_grad_toggle=False,
         enable_grad=False,
         grad_of=False,
+        materialize_grads=False,
         notes=NOTES,
     )
+    # Tried on mygrad 2.5: it refuses these two with ValueError. It does not refuse backward() on
+    # a non-scalar (it seeds ones), on a constant (it does nothing), an in-place op on a leaf (it
+    # records it), nor backward after a saved tensor was changed in place (its in-place ops keep
+    # the old values for backward): those kinds are left out, and their requirements fail.
+    refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]] = {
+        "integer_requires_grad": (ValueError,),  # "Integer-valued tensors must be ... constants"
+        "gradient_shape": (ValueError,),  # "... was passed a gradient with an incompatible shape"
+    }
 
     def __init__(self, device: str = "cpu") -> None:
         try:
@@ -214,6 +224,7 @@ class MygradAdapter(TapeVJP):
         *,
         retain_graph: bool = False,
         allow_unused: bool = False,
+        materialize_grads: bool = False,
     ) -> list[np.ndarray | None]:
         raise NotImplementedError(
             "mygrad has no autograd.grad: its only gradient API is backward() into .grad"

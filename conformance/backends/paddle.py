@@ -93,7 +93,25 @@ SPELLINGS: dict[str, Spelling] = {
 class PaddleAdapter(TapeVJP):
     name: ClassVar[str] = "paddle"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
-    capabilities: Capabilities = Capabilities()
+    capabilities: Capabilities = Capabilities(
+        materialize_grads=False,
+        notes={
+            "materialize_grads": "paddle.grad has no materialize_grads: an unreached input gives "
+            "None with allow_unused=True, never zeros",
+        },
+    )
+    # Tried on Paddle 3.3.1 (CPU). It does not refuse an integer tensor with stop_gradient=False,
+    # backward() on a non-scalar (it seeds ones) nor on a tensor that stops gradient (it does
+    # nothing): those kinds are left out, and their requirements fail.
+    refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]] = {
+        "gradient_shape": (AssertionError,),  # "Tensor shape not match, Tensor of grad_tensor ..."
+        "unused_input": (ValueError,),  # "(InvalidArgument) The 1-th input does not appear ..."
+        # the same ValueError; but with allow_unused=True Paddle returns None instead
+        "input_without_grad": (ValueError,),
+        "leaf_inplace": (ValueError,),  # "(InvalidArgument) Leaf Var ... can't use inplace ..."
+        "modified_saved": (RuntimeError,),  # "(PermissionDenied) Tensor '' used in gradient ..."
+        "freed_graph": (SystemError,),  # "(Fatal) The TensorWrappers of SumGradNode do not exist"
+    }
 
     def __init__(self, device: str = "cpu") -> None:
         paddle = import_paddle()
@@ -219,7 +237,10 @@ class PaddleAdapter(TapeVJP):
         *,
         retain_graph: bool = False,
         allow_unused: bool = False,
+        materialize_grads: bool = False,
     ) -> list[np.ndarray | None]:
+        if materialize_grads:
+            raise NotImplementedError("paddle.grad has no materialize_grads")
         seeds = None if grad_outputs is None else [self.tensor(np.asarray(g)) for g in grad_outputs]
         grads = self.pd.grad(
             list(outputs),

@@ -17,7 +17,7 @@ import numpy as np
 
 from conformance.backends.opmap import Custom, Spelling, resolve
 from conformance.backends.tape import TapeVJP
-from conformance.protocol import Capabilities, Node, Tensor
+from conformance.protocol import REFUSAL_KINDS, Capabilities, Node, Tensor
 from conformance.spec.ops import optional_operands, reduction_dims
 
 
@@ -51,6 +51,9 @@ class TorchLikeAdapter(TapeVJP):
     name: ClassVar[str] = ""
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     capabilities: Capabilities = Capabilities(device_placement=True)
+    refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]] = dict.fromkeys(
+        REFUSAL_KINDS, (RuntimeError,)
+    )  # every one checked by hand on torch 2.13 (tests/reference_engine/test_refengine_errors.py)
 
     def __init__(self, module: ModuleType, device: str = "cpu") -> None:
         self.m = module
@@ -163,14 +166,17 @@ class TorchLikeAdapter(TapeVJP):
         *,
         retain_graph: bool = False,
         allow_unused: bool = False,
+        materialize_grads: bool = False,
     ) -> list[np.ndarray | None]:
         seeds = None if grad_outputs is None else [self.tensor(np.asarray(g)) for g in grad_outputs]
+        # torch refuses materialize_grads with an explicit allow_unused=False: "not passed" is None
+        unused = {"materialize_grads": True, "allow_unused": allow_unused or None}
         grads = self.m.autograd.grad(
             list(outputs),
             list(inputs),
             grad_outputs=seeds,
             retain_graph=retain_graph,
-            allow_unused=allow_unused,
+            **(unused if materialize_grads else {"allow_unused": allow_unused}),
         )
         return [_maybe(self, g) for g in grads]
 

@@ -515,7 +515,162 @@ GRAD_MODES = Area("Grad modes", TAPE)
 ALIASING = Area("Aliasing, and the tape rules op by op", TAPE)
 
 _ERRORS: tuple[Requirement, ...] = (
-    # ERR-nnn entries
+    Requirement(
+        "ERR-001",
+        "backward() needs a gradient unless the output has one element",
+        statement="backward() without a gradient on an output that does not have exactly one "
+        "element MUST raise the engine's declared implicit-gradient refusal at that call and "
+        "leave every .grad as it was.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: (x*2).backward() on shape (3,) (also (0,)) raises "
+        "RuntimeError: grad can be implicitly created only for scalar outputs, and x.grad stays "
+        "None; docs: torch.Tensor.backward (gradient must be given for non-scalar tensors).",
+    ),
+    Requirement(
+        "ERR-002",
+        "A one-element output of any shape is seeded with one",
+        statement="backward() without a gradient on an output with exactly one element, whatever "
+        "its shape ((), (1,), (1, 1), ...), MUST fill every .grad as backward with a gradient of "
+        "ones does.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=("nondeterminism",),
+        source="PyTorch 2.13 observed: (x[:1]*2).backward() and a (1, 1) output backpropagate "
+        "implicitly; torch.autograd._make_grads checks numel() == 1, not the dimension count.",
+    ),
+    Requirement(
+        "ERR-003",
+        "backward() from a tensor that does not require grad raises",
+        statement="backward() on a tensor that does not require grad, an op result computed from "
+        "such tensors or a leaf, MUST raise the engine's declared refusal at that call.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.ones(3).sum().backward() and "
+        "torch.ones(()).backward() raise RuntimeError: element 0 of tensors does not require "
+        "grad and does not have a grad_fn.",
+    ),
+    Requirement(
+        "ERR-004",
+        "A gradient of another shape is refused",
+        statement="backward() with a gradient whose shape differs from the output's, even one "
+        "that broadcasts to it or has the same number of elements, MUST raise the engine's "
+        "declared refusal at that call and leave every .grad as it was.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: a (3,) output with a gradient of shape (4,), (1,), (1, 3) "
+        "or (); a () output with (1,); (2, 3) with (6,) or (3, 2): RuntimeError: Mismatch in "
+        "shape: grad_output[0] has a shape of torch.Size([1]) and output[0] has a shape of "
+        "torch.Size([3]).",
+    ),
+    Requirement(
+        "ERR-005",
+        "A gradient of another float dtype is cast, not refused",
+        statement="backward() with a gradient of another floating dtype than the output's MUST "
+        "NOT raise, and MUST fill .grad in each leaf's own dtype with the gradients a gradient "
+        "of the output's dtype gives.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "dtype:float32", "dtype:float64"),
+        tolerances=("nondeterminism",),
+        source="PyTorch 2.13 observed: (x*2).backward(torch.ones(3, dtype=torch.float64)) on a "
+        "float32 x gives x.grad float32 [2., 2., 2.] (autograd casts the gradient to the "
+        "output's dtype in validate_outputs); integer and bool gradients are cast too.",
+    ),
+    Requirement(
+        "ERR-006",
+        "autograd.grad refuses an input the outputs do not reach",
+        statement="autograd.grad for an input that requires grad but that no output depends on "
+        "MUST raise the engine's declared refusal at that call unless allow_unused is given.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "grad_of"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.autograd.grad((a*2).sum(), [a, b]) raises "
+        "RuntimeError: The differentiated Tensor at index 1 appears to not have been used in the "
+        "graph. Set allow_unused=True if this is the desired behavior.",
+    ),
+    Requirement(
+        "ERR-007",
+        "With allow_unused an unreached input's gradient is None",
+        statement="autograd.grad with allow_unused=True MUST return None for each input no "
+        "output depends on, and for every other input the gradient it returns without the "
+        "unreached ones.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "grad_of"),
+        tolerances=("nondeterminism",),
+        source="PyTorch 2.13 observed: torch.autograd.grad((a*2).sum(), [a, b], "
+        "allow_unused=True) returns (tensor([2., 2., 2.]), None); docs: torch.autograd.grad "
+        "allow_unused.",
+    ),
+    Requirement(
+        "ERR-008",
+        "materialize_grads gives zeros for an unreached input",
+        statement="autograd.grad with materialize_grads=True MUST return, for each input no "
+        "output depends on, zeros of that input's shape and dtype.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "grad_of", "materialize_grads"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.autograd.grad((a*2).sum(), [a, b], "
+        "materialize_grads=True) with b float64 of shape (2, 3) gives float64 zeros of shape "
+        "(2, 3); docs: torch.autograd.grad materialize_grads (implies allow_unused).",
+    ),
+    Requirement(
+        "ERR-009",
+        "autograd.grad refuses an input that does not require grad",
+        statement="autograd.grad for an input that does not require grad MUST raise the engine's "
+        "declared refusal at that call, whether or not allow_unused is given.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "grad_of"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.autograd.grad((a*2).sum(), [a, torch.ones(3)]), "
+        "with or without allow_unused=True, raises RuntimeError: One of the differentiated "
+        "Tensors does not require grad.",
+    ),
+    Requirement(
+        "ERR-010",
+        "An in-place op on a leaf that requires grad is refused in grad mode",
+        statement="An in-place op on a leaf that requires grad MUST raise the engine's declared "
+        "refusal at that call when grad mode is on, leaving the leaf's value unchanged, and MUST "
+        "be carried out under no-grad, the tensor staying a leaf that requires grad.",
+        area=ERRORS,
+        capabilities=(*_TAPE, "no_grad"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: b.add_(1) and b.mul_(2) raise RuntimeError: a leaf "
+        "Variable that requires grad is being used in an in-place operation, b unchanged; under "
+        "torch.no_grad() b.add_(1) works and b stays a leaf with requires_grad True (an "
+        "optimizer step).",
+    ),
+    Requirement(
+        "ERR-011",
+        "Backward refuses a saved tensor modified in place",
+        statement="When a tensor an op saved for backward (the result of exp, sigmoid or tanh; "
+        "the operand of sin, abs, pow or x*x) is modified in place after the op, the in-place op "
+        "MUST succeed and a later backward through the op MUST raise the engine's declared "
+        "refusal at that call.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: y = x.sigmoid(); y.mul_(2); y.sum().backward() raises "
+        "RuntimeError: one of the variables needed for gradient computation has been modified "
+        "by an inplace operation: [torch.FloatTensor [3]], which is output 0 of Sigmoid, is at "
+        "version 1; expected version 0 instead (the version counter; derivatives.yaml names what "
+        "each op saves).",
+    ),
+    Requirement(
+        "ERR-012",
+        "An in-place op on a result nothing saved is fine",
+        statement="An in-place add on the result of an add, which saves nothing for backward, "
+        "MUST NOT make a later backward raise, and the gradients MUST be those of the program "
+        "written out of place.",
+        area=ERRORS,
+        capabilities=_TAPE,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = a + b; y.add_(c); (y*k).sum().backward() gives "
+        "a.grad = k, as y.mul_(2) after a + b gives 2 (AddBackward0 saves no tensor, so no "
+        "version is checked).",
+    ),
 )
 
 _HOOKS: tuple[Requirement, ...] = (

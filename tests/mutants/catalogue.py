@@ -14,7 +14,7 @@ suites must not depend on the broken engine being the reference one.
 
 from __future__ import annotations
 
-from tests.mutants import engine, gradients, graph, linear_bce, storage, tape
+from tests.mutants import engine, errors, gradients, graph, linear_bce, storage, tape
 from tests.mutants.base import Bug, on_reference, on_torch
 
 BUGS: tuple[type[Bug], ...] = (
@@ -67,6 +67,20 @@ BUGS: tuple[type[Bug], ...] = (
     storage.RetainGradIgnored,
     graph.AccumulateNodePerUse,
     graph.GraphReachesNonRequiringLeaf,
+    # own designs: errors that must be raised
+    errors.ImplicitOnesForAnyShape,
+    errors.ImplicitGradientOnlyForZeroDim,
+    errors.BackwardWithoutGradIsNoOp,
+    errors.GradientFittedToOutput,
+    errors.GradientDtypeRefused,
+    errors.UnusedInputGivesNone,
+    errors.UnusedInputGivesZeros,
+    errors.MaterializeGradsIgnored,
+    errors.InputWithoutGradGivesNone,
+    errors.LeafInplaceAllowed,
+    errors.InplaceWritesUnversioned,
+    errors.InplaceOnGraphTensorRefused,
+    errors.RefusalsCrashWithTypeError,
 )
 
 CATALOGUE: tuple[type[Bug], ...] = tuple(on_reference(bug, __name__) for bug in BUGS)
