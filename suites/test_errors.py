@@ -535,7 +535,8 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
             "'x changed by the refused add_'",
         )
         raise repro.fail("the refused x.add_(c) changed x's values", program)
-    flags_line(repro, "x", is_leaf=True, requires_grad=True, grad_fn=False)
+    # A leaf that requires grad, still: is_leaf and requires_grad (grad_fn is LEAF-001's check).
+    flags_line(repro, "x", is_leaf=True, requires_grad=True)
     expect_flags(
         backend,
         program,
@@ -543,7 +544,6 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
         x,
         is_leaf=True,
         requires_grad=True,
-        grad_fn=False,
         context="after the refused add_",
         repro=repro,
     )
@@ -564,7 +564,7 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
             "'x.add_(c) under no_grad'",
         )
         raise repro.fail("x.add_(c) under no-grad did not leave x + c in x", program)
-    flags_line(repro, "x", is_leaf=True, requires_grad=True, grad_fn=False)
+    flags_line(repro, "x", is_leaf=True, requires_grad=True)
     expect_flags(
         backend,
         program,
@@ -572,7 +572,6 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
         x,
         is_leaf=True,
         requires_grad=True,
-        grad_fn=False,
         context="after x.add_(c) under no-grad",
         repro=repro,
     )
