@@ -60,6 +60,9 @@ class Capabilities:
     """requires_grad can be switched on and off on leaves after creation."""
     integer_tensors: bool = True
     """Integer and bool tensors exist (and must refuse requires_grad)."""
+    tensor_seed: bool = True
+    """backward() takes the engine's own tensor as its gradient (`backward_tensor`), so a suite
+    can change that tensor in place afterwards and see whether .grad shares its memory."""
     device_placement: bool = False
     """`device_of` and `grad_device` report where a tensor and its .grad live (parity suite)."""
     dtypes: frozenset[str] = frozenset({"float32", "float64"})
@@ -76,7 +79,7 @@ class Capabilities:
         """An engine with gradients but no tape (JAX, tinygrad): every tape concept absent."""
         absent = dict.fromkeys(
             ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
-             "requires_grad_toggle", "device_placement", "materialize_grads"),
+             "requires_grad_toggle", "device_placement", "tensor_seed", "materialize_grads"),
             False,
         )  # fmt: skip
         return cls(**{**absent, **kwargs})
@@ -210,6 +213,15 @@ class PlacementAdapter(TapeAdapter, Protocol):
 
 
 @runtime_checkable
+class SeedAdapter(TapeAdapter, Protocol):
+    """A gradient the caller keeps, for engines with `Capabilities.tensor_seed`."""
+
+    def backward_tensor(self, tensor: Tensor, gradient: Tensor) -> None:
+        """`tensor.backward(gradient)` with `gradient` an engine tensor, passed as it is (no
+        copy made by the adapter): the caller changes it in place afterwards."""
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -258,6 +270,7 @@ TAPE_METHODS = (
 )
 GRAPH_METHODS = ("next_nodes", "accumulated_tensor", "node_name")
 PLACEMENT_METHODS = ("device_of", "grad_device")
+SEED_METHODS = ("backward_tensor",)
 
 
 def missing_members(adapter_class: type) -> list[str]:
@@ -271,6 +284,8 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += GRAPH_METHODS
         if caps.device_placement:
             needed += PLACEMENT_METHODS
+        if caps.tape and caps.tensor_seed:
+            needed += SEED_METHODS
     else:
         needed.append("capabilities")
     return [member for member in needed if not hasattr(adapter_class, member)]

@@ -25,9 +25,11 @@ from .support import (
     draw_root,
     expect_flags,
     float_dtypes,
+    per_op,
     program_dtype,
     reference_gradients,
     reference_scale,
+    require_op,
     requires_grad_map,
     shape_of,
     single_root,
@@ -147,10 +149,14 @@ def test_integer_tensors_refuse_requires_grad(backend: Any, array: np.ndarray) -
 GRAD_MODES = ("no_grad", "enable_grad")
 
 
+@per_op(NON_VIEW_OPS)
 @requirement("RG-005")
 @given(data=st.data())
-def test_requires_grad_propagates_under_grad_mode_blocks(backend: Any, data: st.DataObject) -> None:
-    program = draw_program(data, backend, ops=NON_VIEW_OPS)
+def test_requires_grad_propagates_under_grad_mode_blocks(
+    backend: Any, focus: str, data: st.DataObject
+) -> None:
+    require_op(backend, focus)
+    program = draw_program(data, backend, ops=NON_VIEW_OPS, focus=focus)
     tensors = program.make_inputs(backend)
     env: dict[str, Any] = {i.name: t for i, t in zip(program.inputs, tensors, strict=True)}
     flags = {i.name: i.differentiable for i in program.inputs}
@@ -201,18 +207,21 @@ def test_requires_grad_propagates_under_grad_mode_blocks(backend: Any, data: st.
         while stack:
             stack.pop()[1].__exit__(None, None, None)
         # The draw above nests the two blocks in only some examples; every example also applies
-        # its last differentiable step under both nestings, so an engine that ignores an inner
-        # block cannot pass by the luck of the draw.
-        step = next(
+        # its first step (the focus op, on a leaf that requires grad) and its last step with an
+        # operand that requires grad under both nestings, so an engine that ignores an inner
+        # block, for one op or for an op applied to a leaf, cannot pass by the luck of the draw.
+        last = next(
             (s for s in reversed(program.steps) if any(flags[a] for a in s.args)),
             program.steps[-1],
         )
-        for outer, inner in (("no_grad", "enable_grad"), ("enable_grad", "no_grad")):
-            enter(outer)
-            enter(inner)
-            apply(step, f"{step.name}_{inner}", [outer, inner])
-            while stack:
-                stack.pop()[1].__exit__(None, None, None)
+        again = [program.steps[0]] + ([last] if last.name != program.steps[0].name else [])
+        for step in again:
+            for outer, inner in (("no_grad", "enable_grad"), ("enable_grad", "no_grad")):
+                enter(outer)
+                enter(inner)
+                apply(step, f"{step.name}_{inner}", [outer, inner])
+                while stack:
+                    stack.pop()[1].__exit__(None, None, None)
     finally:
         while stack:
             stack.pop()[1].__exit__(None, None, None)

@@ -189,6 +189,9 @@ class MygradAdapter(TapeVJP):
             raise TypeError("mygrad.Tensor.backward has no retain_graph or inputs argument")
         tensor.backward(None if gradient is None else np.asarray(gradient))
 
+    def backward_tensor(self, tensor: Tensor, gradient: Tensor) -> None:
+        tensor.backward(gradient)
+
     def grad(self, tensor: Tensor) -> np.ndarray | None:
         grad = getattr(tensor, "grad", None)
         return None if grad is None else np.array(grad, copy=True)

@@ -203,6 +203,9 @@ class PaddleAdapter(TapeVJP):
         seed = None if gradient is None else self.tensor(np.asarray(gradient))
         tensor.backward(seed, retain_graph=retain_graph)
 
+    def backward_tensor(self, tensor: Tensor, gradient: Tensor) -> None:
+        tensor.backward(gradient)
+
     def grad(self, tensor: Tensor) -> np.ndarray | None:
         return self._host(tensor.grad)
 

@@ -133,6 +133,9 @@ class TorchLikeAdapter(TapeVJP):
             seed, retain_graph=retain_graph, inputs=None if inputs is None else list(inputs)
         )
 
+    def backward_tensor(self, tensor: Tensor, gradient: Tensor) -> None:
+        tensor.backward(gradient)
+
     def grad(self, tensor: Tensor) -> np.ndarray | None:
         return _maybe(self, tensor.grad)
 

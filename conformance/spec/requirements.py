@@ -681,8 +681,83 @@ _GRAD_MODES: tuple[Requirement, ...] = (
     # MODE-nnn entries
 )
 
+_ALIAS_SCOPE = (
+    "Left out in PyTorch 2.13: views and sum, whose backward hands on a view of the incoming "
+    "gradient that AccumulateGrad keeps without a copy when it has the leaf's layout "
+    "(x.reshape(3).backward(g) leaves x.grad sharing g's memory, and a.reshape(3) + "
+    "b.reshape(3) gives a and b one .grad buffer)."
+)
+
 _ALIASING: tuple[Requirement, ...] = (
-    # ALIAS-nnn entries
+    Requirement(
+        "ALIAS-001",
+        ".grad does not share memory with the seed gradient",
+        statement="After backward(gradient=g) on the result of an op other than a view "
+        "(reshape, expand, transpose) or sum, the leaves' .grad MUST NOT share memory with g: "
+        "changing g in place leaves every .grad unchanged, and zeroing a .grad in place leaves "
+        "g unchanged.",
+        area=ALIASING,
+        capabilities=(*_TAPE, "tensor_seed"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: after (a + b).backward(g) or (a * b).backward(g), "
+        "g.mul_(7) leaves a.grad and b.grad as they were and a.grad.zero_() leaves g; "
+        "AccumulateGrad copies a gradient that is still referenced elsewhere (the caller holds "
+        "g); docs: torch.Tensor.backward. " + _ALIAS_SCOPE,
+    ),
+    Requirement(
+        "ALIAS-002",
+        "A leaf's .grad does not share memory with the seed of its own backward",
+        statement="After backward(gradient=g) called on a leaf itself, the leaf's .grad MUST NOT "
+        "share memory with g: changing g in place leaves .grad unchanged, and zeroing .grad in "
+        "place leaves g unchanged.",
+        area=ALIASING,
+        capabilities=(*_TAPE, "tensor_seed"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: after x.backward(g) on a leaf x, g.mul_(5) leaves x.grad "
+        "as it was and x.grad has its own storage (AccumulateGrad copies the seed the caller "
+        "still holds); docs: torch.Tensor.backward.",
+    ),
+    Requirement(
+        "ALIAS-003",
+        "Leaves do not share a .grad buffer",
+        statement="After backward through ops other than views (reshape, expand, transpose) and "
+        "sum, zeroing one leaf's .grad in place MUST leave every other leaf's .grad unchanged.",
+        area=ALIASING,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: after (a + b).backward(g), where AddBackward0 hands the "
+        "same gradient tensor to a and b, a.grad and b.grad have distinct storage and "
+        "a.grad.zero_() leaves b.grad as it was. " + _ALIAS_SCOPE,
+    ),
+    Requirement(
+        "ALIAS-004",
+        ".grad shares memory with neither the leaf nor a retained .grad",
+        statement="After backward, changing a leaf's values in place under no-grad MUST leave "
+        "its .grad unchanged, zeroing a retained non-leaf's .grad in place MUST leave every "
+        "leaf's .grad unchanged, and zeroing a leaf's .grad in place MUST leave its values "
+        "unchanged.",
+        area=ALIASING,
+        capabilities=(*_TAPE, "retain_grad", "no_grad"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: with y = a + b (or a.reshape(3)) retained, after backward "
+        "y.grad.zero_() leaves a.grad as it was (the retain_grad hook stores a clone), a.grad "
+        "never shares a's storage, and a.add_(1) under no_grad() leaves a.grad; docs: "
+        "torch.Tensor.retain_grad, torch.no_grad. Views are included: only leaf against leaf "
+        "and leaf against seed can share memory in PyTorch.",
+    ),
+    Requirement(
+        "ALIAS-005",
+        "A backward pass leaves the .grad of leaves it does not reach alone",
+        statement="A backward pass MUST NOT change the .grad of a leaf that its graph does not "
+        "reach, whatever shape and dtype the gradients it computes have.",
+        area=ALIASING,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: after (a * 2).sum().backward(), (b * 5).sum().backward() "
+        "on a leaf b of a's shape leaves a.grad as it was; .grad is its own tensor (updated in "
+        "place only by accumulation into that same leaf), never a buffer the engine reuses; "
+        "docs: torch.Tensor.grad, Autograd mechanics.",
+    ),
 )
 
 REQUIREMENTS: tuple[Requirement, ...] = (*_FIRST, *_ERRORS, *_HOOKS, *_GRAD_MODES, *_ALIASING)

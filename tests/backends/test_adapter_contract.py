@@ -209,7 +209,7 @@ def test_satisfies_the_protocol_for_what_it_declares(case: Case) -> None:
 def test_every_absence_is_explained(case: Case) -> None:
     """Each capability the engine lacks carries the reason reports show; an engine without a
     tape explains the tape, which covers `enable_grad`, `grad_of`, `materialize_grads`, the
-    grad modes and the hooks."""
+    grad modes, the hooks and `tensor_seed`."""
     caps = case.capabilities
     default = Capabilities()
     absent = [
@@ -219,7 +219,7 @@ def test_every_absence_is_explained(case: Case) -> None:
     ]
     if not caps.tape:
         covered = ("enable_grad", "grad_of", "materialize_grads", "grad_modes", "inference_mode")
-        covered += ("hooks", "post_accumulate_grad_hooks")
+        covered += ("hooks", "post_accumulate_grad_hooks", "tensor_seed")
         absent = [c for c in absent if c not in covered]
     absent += [f"op:{op}" for op in sorted(ALL_OPS - caps.ops)]
     absent += [f"dtype:{d}" for d in FLOAT_DTYPES if d not in caps.dtypes]

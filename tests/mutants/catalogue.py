@@ -14,7 +14,7 @@ suites must not depend on the broken engine being the reference one.
 
 from __future__ import annotations
 
-from tests.mutants import engine, errors, gradients, graph, linear_bce, storage, tape
+from tests.mutants import aliasing, engine, errors, gradients, graph, linear_bce, storage, tape
 from tests.mutants.base import Bug, on_reference, on_torch
 
 BUGS: tuple[type[Bug], ...] = (
@@ -81,6 +81,10 @@ BUGS: tuple[type[Bug], ...] = (
     errors.InplaceWritesUnversioned,
     errors.InplaceOnGraphTensorRefused,
     errors.RefusalsCrashWithTypeError,
+    # own designs: aliasing, and the tape rules op by op
+    aliasing.GradKeepsIncomingGradient,
+    aliasing.GradBufferReusedNextPass,
+    aliasing.NoGradSumRecordsNode,
 )
 
 CATALOGUE: tuple[type[Bug], ...] = tuple(on_reference(bug, __name__) for bug in BUGS)
