@@ -22,6 +22,7 @@ from conformance.judge.numerics import (
     directional_derivative,
     evaluate_numpy,
     program_vjp,
+    rounding_magnitude,
     scalarised,
     unit_direction,
 )
@@ -343,10 +344,11 @@ def check_finite_differences(
     grads = [analytic[n] for n in names]
     f = scalarised(backend, program, cotangents)
     fd_tol = tolerance(backend, "float64", "finite_difference")
+    rounding = rounding_magnitude(program, cotangents)
     if sum(values[k].size for k in wrt) <= FULL_FD_LIMIT:
         numeric, magnitude = central_differences(f, values, wrt)
         for name, a, fd in zip(names, grads, numeric, strict=True):
-            comparison = compare(a, fd, fd_tol, scale=max(1.0, magnitude))
+            comparison = compare(a, fd, fd_tol, scale=max(1.0, magnitude, rounding))
             if not comparison.ok:
                 expected = dict(zip(names, numeric, strict=True))
                 repro = vjp_repro(backend, program, cotangents, expected, fd_tol, label)
@@ -365,7 +367,7 @@ def check_finite_differences(
             np.array(result.analytical),
             np.array(result.numerical),
             tol,
-            scale=max(1.0, result.magnitude),
+            scale=max(1.0, result.magnitude, rounding),
         )
         if not comparison.ok:
             # The reproducer compares element by element: slow, but only run on a failure.
