@@ -111,6 +111,7 @@ class Node:
     def __init__(self, next_functions: tuple[Edge, ...], saved: tuple[Any, ...] = ()) -> None:
         self.next_functions = next_functions
         self.saved: tuple[Any, ...] | None = saved
+        self.versions: tuple[Any, ...] = ()  # set by versions.record for the tensors it saved
         self.retained: Variable | None = None  # the non-leaf output that called retain_grad()
 
     def name(self) -> str:
@@ -217,13 +218,15 @@ def _execute(
             if runs is None:
                 if node.retained is not None:
                     node.retained._accumulate_grad(grad)
-                check_saved_versions(node)  # a saved tensor written in place since: refuse
+                if node.versions:  # a saved tensor written in place since: refuse
+                    check_saved_versions(node)
                 grads = node.apply(grad)
             else:
                 if node in targets:  # type: ignore[operator]
                     captured[node] = grad
                 if node in runs:
-                    check_saved_versions(node)
+                    if node.versions:
+                        check_saved_versions(node)
                     grads = node.apply(grad)
             if not keep_graph and node.saved and grads is not None:
                 node.saved = None

@@ -70,6 +70,7 @@ class BinaryNode(Node):
     ) -> None:
         self.next_functions = (edge(a), NO_EDGE if b is None else edge(b))
         self.saved = saved
+        self.versions = ()
         self.retained = None
         self.meta = (_meta(a._data, out), None if b is None else _meta(b._data, out))
 

@@ -52,9 +52,8 @@ class VersionCounter:
 
 def counter(t: Any) -> VersionCounter:
     """The tensor's counter, made on first need: most tensors are never saved or written."""
-    try:
-        found: VersionCounter = t._version_counter
-    except AttributeError:
+    found: VersionCounter | None = getattr(t, "_version_counter", None)
+    if found is None:
         found = t._version_counter = VersionCounter()
     return found
 
@@ -74,14 +73,10 @@ def share(view: Any, base: Any) -> Any:
 
 def record(node: Any, inputs: Sequence[Any | None] = (), result: Any | None = None) -> None:
     """Note the counts of the tensors `node` saves: some of its inputs, and/or its result."""
-    entries: list[Saved] = []
-    for t in inputs:
-        if t is not None:
-            c = counter(t)
-            entries.append((c, c.value, t, t._data))
-    if result is not None:
-        c = counter(result)
-        entries.append((c, c.value, None, result._data))
+    entries = [(c := counter(t), c.value, t, t._data) for t in inputs if t is not None]
+    if result is not None:  # a fresh tensor: its counter is new, at 0
+        fresh = result._version_counter = VersionCounter()
+        entries.append((fresh, 0, None, result._data))
     node.versions = tuple(entries)
 
 
@@ -92,8 +87,7 @@ def _op_name(node: Any) -> str:
 
 def check(node: Any) -> None:
     """Raise PyTorch's RuntimeError if a tensor `node` saved has been written since."""
-    entries: tuple[Saved, ...] = getattr(node, "versions", ())
-    for c, saved, variable, data in entries:
+    for c, saved, variable, data in node.versions:
         if c.value != saved:
             # torch names the saved tensor's producer: a saved input's current grad_fn (none for
             # a leaf), or the node itself for its own result
