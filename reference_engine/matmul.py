@@ -13,6 +13,7 @@ from .dtypes import short_name
 from .ops import Grads
 from .shape_ops import SqueezeBackward4, UnsafeViewBackward0, reshape, squeeze, unsqueeze
 from .tensor import Tensor
+from .versions import record
 
 
 def _same_dtype(a: np.ndarray, b: np.ndarray, op: str) -> None:
@@ -26,10 +27,12 @@ def _same_dtype(a: np.ndarray, b: np.ndarray, op: str) -> None:
 
 def _node(cls: type[Node], a: Tensor, b: Tensor) -> Node:
     """A two-input node saving each operand only if the *other* operand wants a gradient."""
-    return cls(
+    node = cls(
         (edge(a), edge(b)),
         (a._data if b._requires_grad else None, b._data if a._requires_grad else None),
     )
+    record(node, (a if b._requires_grad else None, b if a._requires_grad else None))
+    return node
 
 
 def _wants(*ts: Tensor) -> bool:
@@ -134,6 +137,7 @@ def addmm(bias: Tensor, a: Tensor, b: Tensor) -> Tensor:
         (x if b._requires_grad else None, y if a._requires_grad else None),
     )
     node.bias_shape = bias._data.shape
+    record(node, (a if b._requires_grad else None, b if a._requires_grad else None))
     return Tensor._result(out, node)
 
 

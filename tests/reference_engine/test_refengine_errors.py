@@ -194,6 +194,42 @@ def rpow_result_written(lib: Any) -> Any:
 
 
 @case
+def mm_saves_only_the_other_operand(lib: Any) -> Any:  # h @ c saves c: writing h is fine
+    a = leaf(lib, (2, 3))
+    h = a * 1
+    y = h @ const(lib, (3, 2))
+    h.add_(1)
+    return backward_grad(y, a)
+
+
+@case
+def mm_constant_operand_written(lib: Any) -> Any:
+    a = leaf(lib, (2, 3))
+    c = const(lib, (3, 2))
+    y = a @ c
+    c.mul_(2)
+    return backward_grad(y, a)
+
+
+@case
+def dot_mv_and_batched_operands_written(lib: Any) -> Any:
+    a, v = leaf(lib, (2, 3, 3)), leaf(lib, (3,))
+    h = v * 1
+    y = (a @ h).sum() + (h @ h) + (a[0] @ h).sum() + (lib.ones(4, 2, 3, 3) @ a).sum()
+    h.add_(1)
+    return backward_grad(y, a)
+
+
+@case
+def linear_input_written(lib: Any) -> Any:  # addmm saves its input for the weight's gradient
+    x, w, b = leaf(lib, (4, 3)), leaf(lib, (2, 3)), leaf(lib, (2,))
+    h = x * 1
+    y = lib.nn.functional.linear(h, w, b)
+    h.add_(1)
+    return backward_grad(y, w)
+
+
+@case
 def written_through_detach(lib: Any) -> Any:  # detach() shares the version counter
     a = leaf(lib)
     y = a.exp()
