@@ -13,6 +13,7 @@ from ..matmul import addmm, matmul
 from ..ops import Grads, relu, sigmoid, stable_sigmoid, tanh
 from ..shape_ops import reshape, t
 from ..tensor import Tensor
+from ..versions import record
 
 __all__ = ["binary_cross_entropy_with_logits", "linear", "relu", "sigmoid", "tanh"]
 
@@ -110,4 +111,5 @@ def binary_cross_entropy_with_logits(
         return Tensor._wrap(loss)
     node = BinaryCrossEntropyWithLogitsBackward0((edge(input), edge(target)), (zc, yc, w, pw))
     node.reduction, node.dtypes = reduction, (z.dtype, y.dtype)
+    record(node, (input, target, weight, pos_weight))  # torch saves all four
     return Tensor._result(loss, node)

@@ -229,6 +229,29 @@ def linear_input_written(lib: Any) -> Any:  # addmm saves its input for the weig
     return backward_grad(y, w)
 
 
+@pytest.mark.parametrize("written", ["input", "target", "weight", "pos_weight"])
+def test_bce_with_logits_saves_all_four(written: str) -> None:
+    def build(lib: Any) -> Any:
+        x = leaf(lib)
+        operands = {
+            "input": x * 1,
+            "target": const(lib) / 2,
+            "weight": const(lib),
+            "pos_weight": const(lib),
+        }
+        loss = lib.nn.functional.binary_cross_entropy_with_logits(
+            operands["input"],
+            operands["target"],
+            weight=operands["weight"],
+            pos_weight=operands["pos_weight"],
+        )
+        operands[written].add_(1)
+        loss.backward()
+        return x.grad
+
+    assert_same_outcome(build)
+
+
 @case
 def written_through_detach(lib: Any) -> Any:  # detach() shares the version counter
     a = leaf(lib)
