@@ -60,6 +60,11 @@ class Capabilities:
     """requires_grad can be switched on and off on leaves after creation."""
     integer_tensors: bool = True
     """Integer and bool tensors exist (and must refuse requires_grad)."""
+    hooks: bool = True
+    """Tensor hooks (`register_hook`): functions that a leaf's or non-leaf's gradient passes
+    through during backward and that may replace it, removable by their handle."""
+    post_accumulate_grad_hooks: bool = True
+    """Hooks on a leaf that run after backward has updated its .grad."""
     tensor_seed: bool = True
     """backward() takes the engine's own tensor as its gradient (`backward_tensor`), so a suite
     can change that tensor in place afterwards and see whether .grad shares its memory."""
@@ -79,7 +84,8 @@ class Capabilities:
         """An engine with gradients but no tape (JAX, tinygrad): every tape concept absent."""
         absent = dict.fromkeys(
             ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
-             "requires_grad_toggle", "device_placement", "tensor_seed", "materialize_grads"),
+             "requires_grad_toggle", "device_placement", "tensor_seed", "hooks",
+             "post_accumulate_grad_hooks", "materialize_grads"),
             False,
         )  # fmt: skip
         return cls(**{**absent, **kwargs})
@@ -222,6 +228,25 @@ class SeedAdapter(TapeAdapter, Protocol):
 
 
 @runtime_checkable
+class HookAdapter(TapeAdapter, Protocol):
+    """Gradient hooks, for engines with `Capabilities.hooks` / `post_accumulate_grad_hooks`."""
+
+    def register_hook(self, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]) -> Any:
+        """`tensor.register_hook(...)`, returning its handle. `hook` takes the gradient as a host
+        array and returns None or a replacement array of the same shape and dtype; the adapter
+        converts to and from the engine's tensors."""
+
+    def remove_hook(self, handle: Any) -> None:
+        """`handle.remove()`, for a handle either register method returned."""
+
+    def register_post_accumulate_grad_hook(
+        self, tensor: Tensor, hook: Callable[[Tensor], None]
+    ) -> Any:
+        """`tensor.register_post_accumulate_grad_hook(...)`, returning its handle; `hook`
+        receives what the engine passes, the leaf itself in PyTorch."""
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -245,6 +270,9 @@ REFUSAL_KINDS: Mapping[str, str] = {
     "leaf_inplace": "an in-place op on a leaf that requires grad, with grad mode on",
     "modified_saved": "backward through a node whose saved tensor was modified in place since",
     "freed_graph": "a second backward through saved values the first one freed (no retain_graph)",
+    "hook_without_grad": "register_hook or register_post_accumulate_grad_hook on a tensor that "
+    "does not require grad",
+    "post_hook_non_leaf": "register_post_accumulate_grad_hook on a non-leaf",
 }
 """The kinds of refusal the suites check, each with the situation PyTorch refuses. An adapter's
 `refusals` maps these names to its engine's exception classes."""
@@ -270,6 +298,8 @@ TAPE_METHODS = (
 )
 GRAPH_METHODS = ("next_nodes", "accumulated_tensor", "node_name")
 PLACEMENT_METHODS = ("device_of", "grad_device")
+HOOK_METHODS = ("register_hook", "remove_hook")
+POST_ACCUMULATE_HOOK_METHODS = ("register_post_accumulate_grad_hook", "remove_hook")
 SEED_METHODS = ("backward_tensor",)
 
 
@@ -284,6 +314,10 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += GRAPH_METHODS
         if caps.device_placement:
             needed += PLACEMENT_METHODS
+        if caps.tape and caps.hooks:
+            needed += HOOK_METHODS
+        if caps.tape and caps.post_accumulate_grad_hooks:
+            needed += POST_ACCUMULATE_HOOK_METHODS
         if caps.tape and caps.tensor_seed:
             needed += SEED_METHODS
     else:

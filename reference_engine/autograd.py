@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from .dtypes import Size
+from .hooks import run_post_accumulate_hooks, run_tensor_hooks
 from .versions import check as check_saved_versions
 
 Edge = tuple["Node | None", int]
@@ -106,13 +107,14 @@ class set_grad_enabled:  # noqa: N801
 # --- graph nodes -----------------------------------------------------------------------------
 class Node:
     # versions: the counts of the tensors it saved (versions.py), set only by nodes that save
-    __slots__ = ("next_functions", "saved", "retained", "versions")
+    __slots__ = ("next_functions", "saved", "retained", "hooks", "versions")
 
     def __init__(self, next_functions: tuple[Edge, ...], saved: tuple[Any, ...] = ()) -> None:
         self.next_functions = next_functions
         self.saved: tuple[Any, ...] | None = saved
         self.versions: tuple[Any, ...] = ()  # set by versions.record for the tensors it saved
         self.retained: Variable | None = None  # the non-leaf output that called retain_grad()
+        self.hooks: dict[int, Any] | None = None  # its tensor's hooks (hooks.py), by handle id
 
     def name(self) -> str:
         return type(self).__name__
@@ -129,11 +131,12 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "post_hooks")
 
     def __init__(self, variable: Variable) -> None:
         super().__init__(())
         self.variable = variable
+        self.post_hooks: dict[int, Any] | None = None
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -142,6 +145,7 @@ class AccumulateGrad(Node):
         # a leaf whose requires_grad was switched off after use is skipped, as in torch
         if self.variable._requires_grad:
             self.variable._accumulate_grad(grad)
+        run_post_accumulate_hooks(self.post_hooks, self.variable)  # even when skipped, as torch
         return ()
 
 
@@ -215,19 +219,17 @@ def _execute(
         grad = buffers.pop(node, None)
         grads: Sequence[np.ndarray | None] | None = None
         if grad is not None:
-            if runs is None:
+            runs_here = runs is None or node in runs
+            if runs is not None and node in targets:  # type: ignore[operator]
+                # torch passes a capture through the hooks only when the node itself won't run
+                captured[node] = grad if runs_here else run_tensor_hooks(node.hooks, grad)
+            if runs_here:
+                grad = run_tensor_hooks(node.hooks, grad)  # then retain_grad sees their result
                 if node.retained is not None:
                     node.retained._accumulate_grad(grad)
                 if node.versions:  # a saved tensor written in place since: refuse
                     check_saved_versions(node)
                 grads = node.apply(grad)
-            else:
-                if node in targets:  # type: ignore[operator]
-                    captured[node] = grad
-                if node in runs:
-                    if node.versions:
-                        check_saved_versions(node)
-                    grads = node.apply(grad)
             if not keep_graph and node.saved and grads is not None:
                 node.saved = None
         for i, (nxt, _) in enumerate(node.next_functions):
@@ -318,7 +320,10 @@ def backward(
         for t in _as_seq(inputs):
             node = t._grad_fn if t._grad_fn is not None else t._accumulator()
             if node in captured and t._requires_grad:
-                t._accumulate_grad(captured[node])
+                if isinstance(node, AccumulateGrad):
+                    node.apply(captured[node])  # a leaf's post-accumulate hooks run too
+                else:
+                    t._accumulate_grad(captured[node])
 
 
 def grad(

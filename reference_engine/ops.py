@@ -72,6 +72,7 @@ class BinaryNode(Node):
         self.saved = saved
         self.versions = ()
         self.retained = None
+        self.hooks = None
         self.meta = (_meta(a._data, out), None if b is None else _meta(b._data, out))
 
 

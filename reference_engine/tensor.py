@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, versions
+from . import autograd, hooks, versions
 from .autograd import AccumulateGrad, Node, sum_to
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
 
@@ -160,6 +160,24 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad
+
+    def register_hook(self, hook: Any) -> hooks.RemovableHandle:
+        if not self._requires_grad:
+            raise RuntimeError(hooks.NO_GRAD_MSG)
+        node = self._grad_fn if self._grad_fn is not None else self._accumulator()
+        if node.hooks is None:
+            node.hooks = {}
+        return hooks.add(node.hooks, hooks.tensor_hook(hook, Tensor._wrap))
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> hooks.RemovableHandle:
+        if not self._requires_grad:
+            raise RuntimeError(hooks.NO_GRAD_MSG)
+        if self._grad_fn is not None:
+            raise RuntimeError(hooks.NON_LEAF_POST_MSG)
+        acc = self._accumulator()
+        if acc.post_hooks is None:
+            acc.post_hooks = {}
+        return hooks.add(acc.post_hooks, hook)
 
     def backward(
         self,

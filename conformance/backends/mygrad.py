@@ -42,6 +42,8 @@ NOTES = {
     "enable_grad": "mygrad has no context that re-enables graph tracking inside no_autodiff",
     "grad_of": "mygrad has no autograd.grad: its only gradient API is backward() into .grad",
     "materialize_grads": "mygrad has no autograd.grad, so no materialize_grads either",
+    "hooks": "mygrad.Tensor has no register_hook nor any other gradient hook",
+    "post_accumulate_grad_hooks": "mygrad.Tensor has no hook run after .grad is written",
 }
 
 
@@ -103,6 +105,8 @@ class MygradAdapter(TapeVJP):
         enable_grad=False,
         grad_of=False,
         materialize_grads=False,
+        hooks=False,
+        post_accumulate_grad_hooks=False,
         notes=NOTES,
     )
     # Tried on mygrad 2.5: it refuses these two with ValueError. It does not refuse backward() on

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -95,9 +95,13 @@ class PaddleAdapter(TapeVJP):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     capabilities: Capabilities = Capabilities(
         materialize_grads=False,
+        post_accumulate_grad_hooks=False,
         notes={
             "materialize_grads": "paddle.grad has no materialize_grads: an unreached input gives "
             "None with allow_unused=True, never zeros",
+            "post_accumulate_grad_hooks": "Paddle has only the private "
+            "Tensor._register_backward_hook: its hook takes no argument and it returns no handle "
+            "to remove it",
         },
     )
     # Tried on Paddle 3.3.1 (CPU). It does not refuse an integer tensor with stop_gradient=False,
@@ -111,6 +115,7 @@ class PaddleAdapter(TapeVJP):
         "leaf_inplace": (ValueError,),  # "(InvalidArgument) Leaf Var ... can't use inplace ..."
         "modified_saved": (RuntimeError,),  # "(PermissionDenied) Tensor '' used in gradient ..."
         "freed_graph": (SystemError,),  # "(Fatal) The TensorWrappers of SumGradNode do not exist"
+        "hook_without_grad": (RuntimeError,),  # "Cannot register hook on a tensor that stop ..."
     }
 
     def __init__(self, device: str = "cpu") -> None:
@@ -220,6 +225,16 @@ class PaddleAdapter(TapeVJP):
 
     def retain_grad(self, tensor: Tensor) -> None:
         tensor.retain_grads()
+
+    def register_hook(self, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]) -> Any:
+        def on_tensors(grad: Tensor) -> Tensor | None:
+            result = hook(self.to_numpy(grad))
+            return None if result is None else self.tensor(np.asarray(result))
+
+        return tensor.register_hook(on_tensors)
+
+    def remove_hook(self, handle: Any) -> None:
+        handle.remove()
 
     def detach(self, tensor: Tensor) -> Tensor:
         detached = tensor.detach()

@@ -7,7 +7,7 @@ differ, which is why `reference` and `torch` are two thin subclasses of this one
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from types import ModuleType
@@ -185,6 +185,22 @@ class TorchLikeAdapter(TapeVJP):
 
     def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
         return tensor.add_(other)
+
+    # -- hooks --------------------------------------------------------------------------------
+    def register_hook(self, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]) -> Any:
+        def on_tensors(grad: Tensor) -> Tensor | None:
+            result = hook(self.to_numpy(grad))
+            return None if result is None else self.tensor(np.asarray(result))
+
+        return tensor.register_hook(on_tensors)
+
+    def remove_hook(self, handle: Any) -> None:
+        handle.remove()
+
+    def register_post_accumulate_grad_hook(
+        self, tensor: Tensor, hook: Callable[[Tensor], None]
+    ) -> Any:
+        return tensor.register_post_accumulate_grad_hook(hook)
 
     def dtype(self, tensor: Tensor) -> str:
         return str(tensor.dtype).rsplit(".", 1)[-1]

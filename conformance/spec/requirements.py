@@ -673,9 +673,138 @@ _ERRORS: tuple[Requirement, ...] = (
     ),
 )
 
+_HOOK = (*_TAPE, "hooks")
 _HOOKS: tuple[Requirement, ...] = (
-    # HOOK-nnn entries
+    Requirement(
+        "HOOK-001",
+        "A hook sees its tensor's gradient, once per backward",
+        statement="A hook registered with register_hook on a leaf or non-leaf that requires grad "
+        "MUST be called exactly once by a backward that reaches the tensor, with the gradient of "
+        "the root with respect to that tensor summed over every use of it, and MUST NOT be "
+        "called by a backward that does not reach it.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = x*2 used as y*3 + y.exp() calls y's hook once with "
+        "3 + exp(y); a leaf used twice likewise; docs: torch.Tensor.register_hook.",
+    ),
+    Requirement(
+        "HOOK-002",
+        "A leaf hook's result is what .grad accumulates",
+        statement="The tensor a hook on a leaf returns MUST be what backward accumulates into "
+        "the leaf's .grad in place of the gradient, and a hook returning None MUST leave the "
+        "gradient unchanged.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: x.register_hook(lambda g: g * 10) then (x*x).sum()."
+        "backward() gives x.grad = 20x; a hook returning None leaves x.grad = 3 for (x*3).sum(); "
+        "docs: torch.Tensor.register_hook.",
+    ),
+    Requirement(
+        "HOOK-003",
+        "A non-leaf hook's result flows on to its inputs",
+        statement="The tensor a hook on a non-leaf returns MUST replace that tensor's gradient "
+        "for the rest of the backward pass, so that every leaf's .grad is computed from the "
+        "replacement, and a hook returning None MUST leave it unchanged.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = x*3 with y.register_hook(lambda g: g * 2), "
+        "(y*y).sum().backward() gives x.grad = 2 * 2y * 3 = [36, 72] at x = [1, 2]; docs: "
+        "torch.Tensor.register_hook.",
+    ),
+    Requirement(
+        "HOOK-004",
+        "Hooks on one tensor run in registration order, chained",
+        statement="Several hooks on one tensor MUST run in the order they were registered, each "
+        "receiving the previous hook's result (the gradient it received, after a hook returning "
+        "None), and the last result MUST be the gradient used.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference", "accumulate"),
+        source="PyTorch 2.13 observed: hooks g+1 then g*10 on y = x*1 see [1, 1] then [2, 2] and "
+        "x.grad is [20, 20]; the hooks are the node's tensor pre-hooks, called in order "
+        "(torch/csrc/autograd/engine.cpp, call_tensor_pre_hooks).",
+    ),
+    Requirement(
+        "HOOK-005",
+        "A removed hook no longer runs",
+        statement="After remove() on its handle, a hook MUST NOT run in any later backward, while "
+        "the tensor's other hooks keep running.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: h = x.register_hook(lambda g: g * 100); h.remove(); "
+        "x.sum().backward() gives x.grad = [1, 1]; a second remove() is harmless; docs: "
+        "torch.utils.hooks.RemovableHandle.",
+    ),
+    Requirement(
+        "HOOK-006",
+        "retain_grad sees the gradient after every hook",
+        statement="The .grad of a non-leaf that called retain_grad() MUST hold its gradient as "
+        "left by all of its hooks, whether they were registered before or after retain_grad().",
+        area=HOOKS,
+        capabilities=(*_HOOK, "retain_grad"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = x*1 with y.retain_grad() and a hook g*10 in either "
+        "order gives y.grad = [10, 10] after y.sum().backward(): retain_grad's hook always runs "
+        "after the tensor's other hooks (docs: Autograd mechanics, Backward Hooks execution).",
+    ),
+    Requirement(
+        "HOOK-007",
+        "register_hook on a tensor that does not require grad raises",
+        statement="register_hook on a tensor that does not require grad MUST raise, at the call, "
+        "an exception of a class the adapter declares for that refusal (hook_without_grad).",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.ones(2).register_hook(f) raises RuntimeError: "
+        "cannot register a hook on a tensor that doesn't require gradient.",
+    ),
+    Requirement(
+        "HOOK-008",
+        "Post-accumulate-grad hooks run after .grad is written",
+        statement="A post-accumulate-grad hook on a leaf MUST be called once by each backward "
+        "that reaches the leaf, after .grad has been updated with the gradient its tensor hooks "
+        "left, receiving the leaf itself, in registration order with the leaf's other such "
+        "hooks, and MUST NOT be called after its handle is removed.",
+        area=HOOKS,
+        capabilities=(*_TAPE, "post_accumulate_grad_hooks"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: with a hook g*2 and (x*3).sum().backward(), the "
+        "post-accumulate hook receives x itself (t is x) and sees x.grad = [6, 6], then [12, 12] "
+        "after a second backward; docs: torch.Tensor.register_post_accumulate_grad_hook.",
+    ),
+    Requirement(
+        "HOOK-009",
+        "Post-accumulate-grad hooks are refused on non-leaves",
+        statement="register_post_accumulate_grad_hook on a non-leaf, or on a tensor that does not "
+        "require grad, MUST raise, at the call, an exception of a class the adapter declares for "
+        "that refusal (post_hook_non_leaf, hook_without_grad).",
+        area=HOOKS,
+        capabilities=(*_TAPE, "post_accumulate_grad_hooks"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: RuntimeError: post accumulate grad hooks cannot be "
+        "registered on non-leaf tensors; on torch.ones(2): RuntimeError: cannot register a hook "
+        "on a tensor that doesn't require gradient.",
+    ),
+    Requirement(
+        "HOOK-010",
+        "Hooks anywhere in a program give the reference gradients",
+        statement="With hooks scaling the gradient by given factors on several leaves and "
+        "intermediate values of a program, every leaf's .grad MUST equal the reference engine's "
+        "under the same hooks within the dtype's reference tolerance.",
+        area=HOOKS,
+        capabilities=_HOOK,
+        tolerances=("reference",),
+        source="PyTorch 2.13 behaviour as encoded by the reference engine, whose hooks are "
+        "checked against PyTorch (tests/reference_engine/test_refengine_hooks.py); docs: "
+        "torch.Tensor.register_hook.",
+    ),
 )
+
+_GRAD_MODE_BLOCKS = (*_TAPE, "no_grad", "enable_grad", "grad_modes")
 
 _GRAD_MODES: tuple[Requirement, ...] = (
     # MODE-nnn entries

@@ -14,7 +14,17 @@ suites must not depend on the broken engine being the reference one.
 
 from __future__ import annotations
 
-from tests.mutants import aliasing, engine, errors, gradients, graph, linear_bce, storage, tape
+from tests.mutants import (
+    aliasing,
+    engine,
+    errors,
+    gradients,
+    graph,
+    hooks,
+    linear_bce,
+    storage,
+    tape,
+)
 from tests.mutants.base import Bug, on_reference, on_torch
 
 BUGS: tuple[type[Bug], ...] = (
@@ -67,6 +77,16 @@ BUGS: tuple[type[Bug], ...] = (
     storage.RetainGradIgnored,
     graph.AccumulateNodePerUse,
     graph.GraphReachesNonRequiringLeaf,
+    # own designs: gradient hooks
+    hooks.HookRunTwice,
+    hooks.LeafHookResultIgnored,
+    hooks.NonLeafHookResultIgnored,
+    hooks.HooksRunNewestFirst,
+    hooks.HookRemoveIgnored,
+    hooks.RetainGradBeforeLaterHooks,
+    hooks.PostHookBeforeAccumulation,
+    hooks.HookRefusalsSwallowed,
+    hooks.HookRefusalAsTypeError,
     # own designs: errors that must be raised
     errors.ImplicitOnesForAnyShape,
     errors.ImplicitGradientOnlyForZeroDim,
