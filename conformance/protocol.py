@@ -52,6 +52,12 @@ class Capabilities:
     """A context in which ops record nothing."""
     enable_grad: bool = True
     """A context that turns recording back on inside a no-grad block."""
+    grad_modes: bool = True
+    """`set_grad_enabled(flag)` (a plain call that switches grad mode at once, and a block),
+    `is_grad_enabled()`, and every grad-mode block usable as a function decorator."""
+    inference_mode: bool = True
+    """An inference-mode block (PyTorch's `inference_mode`) whose results are inference tensors;
+    its adapter methods include those of `grad_modes`."""
     grad_of: bool = True
     """`autograd.grad` on a recorded graph: gradients returned, `.grad` untouched."""
     materialize_grads: bool = True
@@ -85,7 +91,7 @@ class Capabilities:
         absent = dict.fromkeys(
             ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
              "requires_grad_toggle", "device_placement", "tensor_seed", "hooks",
-             "post_accumulate_grad_hooks", "materialize_grads"),
+             "post_accumulate_grad_hooks", "materialize_grads", "grad_modes", "inference_mode"),
             False,
         )  # fmt: skip
         return cls(**{**absent, **kwargs})
@@ -247,6 +253,22 @@ class HookAdapter(TapeAdapter, Protocol):
 
 
 @runtime_checkable
+class GradModeAdapter(TapeAdapter, Protocol):
+    """The grad modes, for engines with `Capabilities.grad_modes` / `inference_mode`."""
+
+    def grad_mode(self, name: str, *args: Any) -> Any:
+        """What the engine's `torch.<name>(*args)` returns, for name "no_grad", "enable_grad",
+        "set_grad_enabled" or "inference_mode": its own object, which the suites use both in a
+        `with` statement and as a function decorator. For "set_grad_enabled" the call itself
+        switches grad mode, as in PyTorch."""
+
+    def is_grad_enabled(self) -> bool: ...
+
+    def is_inference(self, tensor: Tensor) -> bool:
+        """`tensor.is_inference()`."""
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -270,6 +292,7 @@ REFUSAL_KINDS: Mapping[str, str] = {
     "leaf_inplace": "an in-place op on a leaf that requires grad, with grad mode on",
     "modified_saved": "backward through a node whose saved tensor was modified in place since",
     "freed_graph": "a second backward through saved values the first one freed (no retain_graph)",
+    "inference_saved": "an op outside inference mode whose backward needs an inference tensor",
     "hook_without_grad": "register_hook or register_post_accumulate_grad_hook on a tensor that "
     "does not require grad",
     "post_hook_non_leaf": "register_post_accumulate_grad_hook on a non-leaf",
@@ -301,6 +324,8 @@ PLACEMENT_METHODS = ("device_of", "grad_device")
 HOOK_METHODS = ("register_hook", "remove_hook")
 POST_ACCUMULATE_HOOK_METHODS = ("register_post_accumulate_grad_hook", "remove_hook")
 SEED_METHODS = ("backward_tensor",)
+GRAD_MODE_METHODS = ("grad_mode", "is_grad_enabled")
+INFERENCE_METHODS = ("is_inference",)
 
 
 def missing_members(adapter_class: type) -> list[str]:
@@ -320,6 +345,10 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += POST_ACCUMULATE_HOOK_METHODS
         if caps.tape and caps.tensor_seed:
             needed += SEED_METHODS
+        if caps.tape and (caps.grad_modes or caps.inference_mode):
+            needed += GRAD_MODE_METHODS
+        if caps.tape and caps.inference_mode:
+            needed += INFERENCE_METHODS
     else:
         needed.append("capabilities")
     return [member for member in needed if not hasattr(adapter_class, member)]

@@ -9,7 +9,6 @@ from . import (
     methods,  # noqa: F401 - run for its effect: it binds the Tensor's operators and methods
     nn,
 )
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     from_numpy,
     manual_seed,
@@ -22,6 +21,14 @@ from .creation import (
     zeros_like,
 )
 from .dtypes import Size, bool_, device, dtype, float32, float64, int32, int64
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .matmul import addmm, dot, matmul, mm, mv
 from .ops import (
     POINTWISE,
@@ -80,10 +87,12 @@ __all__ = [
     "from_numpy",
     "ge",
     "gt",
+    "inference_mode",
     "int",
     "int32",
     "int64",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "le",
     "log",
     "long",

@@ -1,27 +1,33 @@
-"""Grad mode, the backward graph (Node, AccumulateGrad) and the engine that runs it.
+"""The backward graph (Node, AccumulateGrad) and the engine that runs it (grad mode: grad_mode.py).
 
 A Node is the backward of one op: `apply(grad_of_output)` returns one gradient (or None)
 per entry of `next_functions`. `saved` holds the arrays the backward needs; the engine sets
 it to None after a backward without retain_graph, and a later backward through that node
 raises, exactly when PyTorch would (nodes that saved nothing can be re-run).
 
-This is the bottom layer: it knows a tensor only as a `Variable`, the few members it uses,
-so tensor.py (the Tensor) can build on it without a circle.
+This is the bottom layer (with grad_mode.py below it): it knows a tensor only as a `Variable`,
+the few members it uses, so tensor.py (the Tensor) can build on it without a circle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from .dtypes import Size
+from .grad_mode import GradMode as GradMode
+from .grad_mode import enable_grad as enable_grad
+from .grad_mode import inference_mode as inference_mode
+from .grad_mode import is_grad_enabled as is_grad_enabled
+from .grad_mode import is_inference_mode_enabled as is_inference_mode_enabled
+from .grad_mode import no_grad as no_grad
+from .grad_mode import set_grad_enabled as set_grad_enabled
 from .hooks import run_post_accumulate_hooks, run_tensor_hooks
 from .versions import check as check_saved_versions
 
 Edge = tuple["Node | None", int]
-F = TypeVar("F", bound=Callable[..., Any])
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after"
@@ -56,52 +62,8 @@ class Variable(Protocol):
 
 
 # --- grad mode -------------------------------------------------------------------------------
-class GradMode:
-    enabled: bool = True  # a class attribute: the cheapest global flag to read per op
-
-
-def is_grad_enabled() -> bool:
-    return GradMode.enabled
-
-
-class _GradModeContext:
-    mode: bool
-
-    def __enter__(self) -> None:
-        self.prev = GradMode.enabled
-        GradMode.enabled = self.mode
-
-    def __exit__(self, *exc: object) -> None:
-        GradMode.enabled = self.prev
-
-    def __call__(self, fn: F) -> F:  # also usable as a decorator, as in torch
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-
-class no_grad(_GradModeContext):  # noqa: N801
-    mode = False
-
-
-class enable_grad(_GradModeContext):  # noqa: N801
-    mode = True
-
-
-class set_grad_enabled:  # noqa: N801
-    """Takes effect on construction, so `set_grad_enabled(False)` works as a plain call too."""
-
-    def __init__(self, mode: bool) -> None:
-        self.prev = GradMode.enabled
-        GradMode.enabled = bool(mode)
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc: object) -> None:
-        GradMode.enabled = self.prev
+# Per-thread grad and inference modes live in grad_mode.py; the names above are re-exported
+# because the op modules read `GradMode.enabled` from here.
 
 
 # --- graph nodes -----------------------------------------------------------------------------

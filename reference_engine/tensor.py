@@ -16,6 +16,7 @@ import numpy as np
 from . import autograd, hooks, versions
 from .autograd import AccumulateGrad, Node, sum_to
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
+from .grad_mode import InferenceArray, mark_if_inference, refuse_saved_inference
 
 Scalar = int | float | bool
 
@@ -52,7 +53,7 @@ class Tensor:
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         """The fast path every op uses: adopt `data` without copying or checking."""
         t = object.__new__(cls)
-        t._data = data
+        t._data = mark_if_inference(data)
         t._requires_grad = requires_grad
         t._grad_fn = None
         t._grad = None
@@ -62,6 +63,8 @@ class Tensor:
 
     @classmethod
     def _result(cls, data: np.ndarray, node: Node) -> Tensor:
+        if node.saved:
+            refuse_saved_inference(node.saved)
         t = object.__new__(cls)
         t._data = data
         t._requires_grad = True
@@ -233,6 +236,9 @@ class Tensor:
     @property
     def device(self) -> device:
         return CPU
+
+    def is_inference(self) -> bool:
+        return isinstance(self._data, InferenceArray)
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"

@@ -40,6 +40,9 @@ NOTES = {
     "non-constant tensor of the graph, intermediates included",
     "requires_grad_toggle": "mygrad.Tensor.constant is fixed at creation (read-only property)",
     "enable_grad": "mygrad has no context that re-enables graph tracking inside no_autodiff",
+    "grad_modes": "mygrad has no set_grad_enabled and no is_grad_enabled: no_autodiff (a block and "
+    "a decorator) is its only grad mode",
+    "inference_mode": "mygrad has no inference mode and no inference tensors",
     "grad_of": "mygrad has no autograd.grad: its only gradient API is backward() into .grad",
     "materialize_grads": "mygrad has no autograd.grad, so no materialize_grads either",
     "hooks": "mygrad.Tensor has no register_hook nor any other gradient hook",
@@ -103,6 +106,8 @@ class MygradAdapter(TapeVJP):
         retain_grad=False,
         requires_grad_toggle=False,
         enable_grad=False,
+        grad_modes=False,
+        inference_mode=False,
         grad_of=False,
         materialize_grads=False,
         hooks=False,

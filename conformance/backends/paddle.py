@@ -96,7 +96,10 @@ class PaddleAdapter(TapeVJP):
     capabilities: Capabilities = Capabilities(
         materialize_grads=False,
         post_accumulate_grad_hooks=False,
+        inference_mode=False,
         notes={
+            "inference_mode": "Paddle 3.3 has no inference mode and no inference tensors "
+            "(paddle.inference is the deployment predictor, not a grad mode)",
             "materialize_grads": "paddle.grad has no materialize_grads: an unreached input gives "
             "None with allow_unused=True, never zeros",
             "post_accumulate_grad_hooks": "Paddle has only the private "
@@ -246,6 +249,13 @@ class PaddleAdapter(TapeVJP):
 
     def enable_grad(self) -> AbstractContextManager[Any]:
         return self.pd.enable_grad()
+
+    def grad_mode(self, name: str, *args: Any) -> Any:
+        # paddle.no_grad, paddle.enable_grad, paddle.set_grad_enabled: PyTorch's names
+        return getattr(self.pd, name)(*args)
+
+    def is_grad_enabled(self) -> bool:
+        return bool(self.pd.is_grad_enabled())
 
     def grad_of(
         self,

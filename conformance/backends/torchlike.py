@@ -161,6 +161,15 @@ class TorchLikeAdapter(TapeVJP):
     def enable_grad(self) -> AbstractContextManager[Any]:
         return self.m.enable_grad()
 
+    def grad_mode(self, name: str, *args: Any) -> Any:
+        return getattr(self.m, name)(*args)
+
+    def is_grad_enabled(self) -> bool:
+        return bool(self.m.is_grad_enabled())
+
+    def is_inference(self, tensor: Tensor) -> bool:
+        return bool(tensor.is_inference())
+
     def grad_of(
         self,
         outputs: Sequence[Tensor],

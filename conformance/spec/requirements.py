@@ -805,9 +805,134 @@ _HOOKS: tuple[Requirement, ...] = (
 )
 
 _GRAD_MODE_BLOCKS = (*_TAPE, "no_grad", "enable_grad", "grad_modes")
-
 _GRAD_MODES: tuple[Requirement, ...] = (
-    # MODE-nnn entries
+    Requirement(
+        "MODE-001",
+        "Grad mode follows the innermost block, however the blocks nest",
+        statement="Inside any nesting of no_grad, enable_grad and set_grad_enabled(flag) blocks, "
+        "each left normally or by an exception, is_grad_enabled() MUST report the mode of the "
+        "innermost open block (True where none is open), and an op on an input that requires "
+        "grad MUST record a grad_fn exactly when it reports True.",
+        area=GRAD_MODES,
+        capabilities=_GRAD_MODE_BLOCKS,
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.is_grad_enabled() and (x*x).grad_fn follow the "
+        "innermost of no_grad / enable_grad / set_grad_enabled blocks nested in every order, "
+        "and each block's __exit__ puts back the mode it found, also when the block raises; "
+        "docs: torch.no_grad, torch.enable_grad, torch.set_grad_enabled, Locally disabling "
+        "gradient computation.",
+    ),
+    Requirement(
+        "MODE-002",
+        "set_grad_enabled(flag) called as a function switches grad mode at once",
+        statement="A plain call set_grad_enabled(flag), outside any block or inside one, MUST "
+        "switch grad mode to flag at once and keep it until the next switch, and a block that "
+        "was open around the call MUST still put back, when it ends, the mode it found on entry.",
+        area=GRAD_MODES,
+        capabilities=_GRAD_MODE_BLOCKS,
+        tolerances=(),
+        source="PyTorch 2.13 observed: torch.set_grad_enabled(False) as a statement turns grad "
+        "mode off (torch.is_grad_enabled() False, x*x has no grad_fn) until "
+        "torch.set_grad_enabled(True); with torch.no_grad(): torch.set_grad_enabled(True) gives "
+        "True inside and, after the block, the mode from before it; docs: "
+        'torch.set_grad_enabled ("It can be used as a context-manager or as a function").',
+    ),
+    Requirement(
+        "MODE-003",
+        "Grad-mode blocks work as function decorators",
+        statement="A function decorated with no_grad(), enable_grad() or set_grad_enabled(flag) "
+        "MUST run in that grad mode wherever it is called, the caller's grad mode MUST be back "
+        "after it returns or raises, and decorating MUST NOT itself change the grad mode.",
+        area=GRAD_MODES,
+        capabilities=_GRAD_MODE_BLOCKS,
+        tolerances=(),
+        source="PyTorch 2.13 observed: @torch.no_grad(), @torch.enable_grad() and "
+        "@torch.set_grad_enabled(False) run the body in that mode and restore the caller's, "
+        "also when the body raises; torch.set_grad_enabled(False) switches the mode when "
+        "constructed but its __call__ puts it back, so decorating leaves the mode as it was "
+        "(torch.autograd.grad_mode.set_grad_enabled.__call__); docs: torch.no_grad, "
+        'torch.enable_grad ("Also functions as a decorator").',
+    ),
+    Requirement(
+        "MODE-004",
+        "Grad mode belongs to a thread",
+        statement="A grad mode switched in one thread MUST NOT change it in another, and a new "
+        "thread MUST start with grad mode on whatever mode the thread that started it is in.",
+        area=GRAD_MODES,
+        capabilities=(*_TAPE, "no_grad"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: inside torch.no_grad() (also set_grad_enabled(False), "
+        "inference_mode()) a threading.Thread sees torch.is_grad_enabled() True and w*2 "
+        "requires grad; while another thread holds a no_grad block the main thread still "
+        'records; docs: torch.no_grad, torch.enable_grad, torch.set_grad_enabled ("This '
+        'context manager is thread local; it will not affect computation in other threads").',
+    ),
+    Requirement(
+        "MODE-005",
+        "inference_mode nests with the grad-mode blocks",
+        statement="Inside any nesting of no_grad, enable_grad, set_grad_enabled(flag) and "
+        "inference_mode(flag) blocks, each left normally or by an exception, is_grad_enabled() "
+        "MUST report the innermost block's grad mode (inference_mode(flag) sets it to not "
+        "flag), and an op on an input that requires grad MUST record a grad_fn exactly when "
+        "grad mode is on and the innermost open inference_mode block, if any, has flag False, "
+        "its result being an inference tensor exactly when that block has flag True.",
+        area=GRAD_MODES,
+        capabilities=(*_GRAD_MODE_BLOCKS, "inference_mode"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: inside inference_mode() is_grad_enabled() is False and "
+        "w*2 is an inference tensor without grad_fn, also inside a nested enable_grad() or "
+        "set_grad_enabled(True) (is_grad_enabled() True, still nothing recorded); "
+        "inference_mode(False) turns grad mode on and inference mode off, even nested in "
+        "no_grad() (the InferenceMode guard sets grad mode to the opposite of its flag); leaving "
+        "an inference_mode block restores both modes; docs: torch.inference_mode, Inference "
+        "Mode.",
+    ),
+    Requirement(
+        "MODE-006",
+        "inference_mode works as a function decorator",
+        statement="A function decorated with inference_mode(flag) MUST run with inference mode "
+        "set to flag and grad mode to not flag wherever it is called, the caller's modes MUST "
+        "be back after it returns or raises, and decorating MUST NOT itself change them.",
+        area=GRAD_MODES,
+        capabilities=(*_GRAD_MODE_BLOCKS, "inference_mode"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: @torch.inference_mode() and @torch.inference_mode(False) "
+        "run the body with torch.is_inference_mode_enabled() True / False and "
+        "torch.is_grad_enabled() False / True, restoring both after a return or a raise; docs: "
+        'torch.inference_mode ("Also functions as a decorator").',
+    ),
+    Requirement(
+        "MODE-007",
+        "Results computed in inference mode are inference tensors",
+        statement="Every result of an op other than a view (reshape, expand, transpose) computed "
+        "inside inference_mode() MUST be an inference tensor that does not require grad and has "
+        "no grad_fn, even when its inputs require grad, and the same op computed outside "
+        "inference mode MUST NOT give an inference tensor.",
+        area=GRAD_MODES,
+        capabilities=(*_TAPE, "grad_modes", "inference_mode"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: under inference_mode(), w*2 with w requiring grad has "
+        "is_inference() True, requires_grad False, grad_fn None, while w itself and w*2 outside "
+        "are not inference tensors; views are excluded (w.view(3) under inference_mode() is a "
+        "normal tensor that requires grad); docs: torch.inference_mode, "
+        "torch.Tensor.is_inference.",
+    ),
+    Requirement(
+        "MODE-008",
+        "An inference tensor cannot be saved for backward",
+        statement="Outside inference mode, an op on an inference tensor and a tensor that "
+        "requires grad MUST raise the engine's declared refusal at the call when its backward "
+        "needs the inference tensor's values (mul, div, matmul), and MUST record a grad_fn "
+        "without raising when it does not (add, sub).",
+        area=GRAD_MODES,
+        capabilities=(*_TAPE, "grad_modes", "inference_mode"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: with x made under inference_mode() and w requiring grad, "
+        "w*x, x*w, w/x, x/w and w@x raise RuntimeError: Inference tensors cannot be saved for "
+        "backward. Please do not use Tensors created in inference mode in computation tracked "
+        "by autograd. ..., while w+x and w-x require grad and have a grad_fn; docs: "
+        "torch.inference_mode.",
+    ),
 )
 
 _ALIAS_SCOPE = (

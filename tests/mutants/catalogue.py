@@ -18,6 +18,7 @@ from tests.mutants import (
     aliasing,
     engine,
     errors,
+    grad_modes,
     gradients,
     graph,
     hooks,
@@ -105,6 +106,14 @@ BUGS: tuple[type[Bug], ...] = (
     aliasing.GradKeepsIncomingGradient,
     aliasing.GradBufferReusedNextPass,
     aliasing.NoGradSumRecordsNode,
+    # own designs: grad modes
+    grad_modes.NoGradRestoresTrue,
+    grad_modes.SetGradEnabledOnlyAsBlock,
+    grad_modes.SetGradEnabledDecoratorSwitchesEarly,
+    grad_modes.GradModeSharedByThreads,
+    grad_modes.InferenceModeIsNoGrad,
+    grad_modes.InferenceDecoratorLeaksOnRaise,
+    grad_modes.InferenceTensorSavedSilently,
 )
 
 CATALOGUE: tuple[type[Bug], ...] = tuple(on_reference(bug, __name__) for bug in BUGS)
