@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -350,7 +351,9 @@ def test_native_reproducers_run_standalone_and_reproduce(
             cotangents=repr([c.tolist() for c in cots]),
         )
         source = render_program(program, dialect)
-        assert "conformance" not in source
+        # Standalone: the engine alone (the reference engine is its own package), no harness.
+        assert not re.search(r"^\s*(from|import) conformance\b", source, re.MULTILINE), source
+        assert "load_backend" not in source
         sources.append(source + "\n" + suffix)
         expected.append(expected_tape_run(adapter, program, cots))
     printed = run_scripts(
