@@ -359,10 +359,15 @@ class DeviceUnavailable(RuntimeError):
 
 
 class EngineMissing(ImportError):
-    """The adapter's engine is not installed; `extra` names the pip extra that installs it."""
+    """The adapter's engine is not installed. The message says how to install it: `install`, a
+    command of the adapter's own (`pip install mygpuengine`), or else `extra`, an extra of this
+    package (the shipped adapters' way: `pip install 'autograd-conformance[jax]'`)."""
 
-    def __init__(self, backend: str, extra: str) -> None:
-        super().__init__(
-            f"backend {backend!r} needs its engine: pip install 'autograd-conformance[{extra}]'"
-        )
+    def __init__(self, backend: str, extra: str | None = None, *, install: str | None = None):
+        if install is None:
+            if extra is None:
+                raise TypeError("EngineMissing needs the engine's install command or extra")
+            install = f"pip install 'autograd-conformance[{extra}]'"
+        super().__init__(f"backend {backend!r} needs its engine: {install}")
         self.extra = extra
+        self.install = install

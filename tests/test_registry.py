@@ -273,3 +273,14 @@ def test_module_failing_an_inner_import_gives_one_line(
     module = adapter_module("import engine_that_is_not_installed\n")
     message = one_line_error(f"{module}:Adapter")
     assert "No module named 'engine_that_is_not_installed'" in message
+
+
+def test_a_missing_engine_says_how_to_install_it() -> None:
+    from conformance.protocol import EngineMissing
+
+    own = EngineMissing("mygpu", install="pip install mygpuengine")
+    assert str(own) == "backend 'mygpu' needs its engine: pip install mygpuengine"
+    shipped = EngineMissing("jax", "jax")
+    assert str(shipped) == "backend 'jax' needs its engine: pip install 'autograd-conformance[jax]'"
+    with pytest.raises(TypeError):
+        EngineMissing("mygpu")

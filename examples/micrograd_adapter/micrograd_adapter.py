@@ -86,7 +86,7 @@ class MicrogradAdapter:
         try:
             from micrograd.engine import Value
         except ImportError as exc:
-            raise EngineMissing("micrograd", "micrograd") from exc
+            raise EngineMissing("micrograd", install="pip install micrograd") from exc
         self.Value = Value
         self.device = device
         self._ops = resolve(MicrogradOps)
