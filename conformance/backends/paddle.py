@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from conformance.backends.opmap import Custom, Spelling, resolve
-from conformance.backends.tape import TapeVJP
+from conformance.backends.tape import TapeVJP, TensorHooks
 from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Node, Tensor
 from conformance.spec.ops import optional_operands, reduction_dims
 
@@ -90,7 +90,7 @@ SPELLINGS: dict[str, Spelling] = {
 """The ops Paddle spells other than `paddle.<name>(*operands, *params)`."""
 
 
-class PaddleAdapter(TapeVJP):
+class PaddleAdapter(TensorHooks, TapeVJP):
     name: ClassVar[str] = "paddle"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     capabilities: Capabilities = Capabilities(
@@ -228,16 +228,6 @@ class PaddleAdapter(TapeVJP):
 
     def retain_grad(self, tensor: Tensor) -> None:
         tensor.retain_grads()
-
-    def register_hook(self, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]) -> Any:
-        def on_tensors(grad: Tensor) -> Tensor | None:
-            result = hook(self.to_numpy(grad))
-            return None if result is None else self.tensor(np.asarray(result))
-
-        return tensor.register_hook(on_tensors)
-
-    def remove_hook(self, handle: Any) -> None:
-        handle.remove()
 
     def detach(self, tensor: Tensor) -> Tensor:
         detached = tensor.detach()

@@ -12,7 +12,7 @@ tape-level methods, which the suites judge separately) and `_pull_back` (the eng
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,3 +62,21 @@ class TapeVJP:
         for n, grad in zip(wanted, found, strict=True):
             grads[n] = grad
         return values, grads
+
+
+class TensorHooks:
+    """`register_hook` / `remove_hook` for engines whose tensors take a hook the PyTorch way
+    (`tensor.register_hook(fn)` returning a handle with `remove()`: PyTorch, the reference
+    engine, Paddle). The suites' hook works on host arrays; this converts on the way in and out."""
+
+    def register_hook(
+        self: _Engine, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]
+    ) -> Any:
+        def on_tensors(grad: Tensor) -> Tensor | None:
+            result = hook(self.to_numpy(grad))
+            return None if result is None else self.tensor(np.asarray(result))
+
+        return tensor.register_hook(on_tensors)
+
+    def remove_hook(self, handle: Any) -> None:
+        handle.remove()

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from conformance.backends.opmap import Custom, Spelling, resolve
-from conformance.backends.tape import TapeVJP
+from conformance.backends.tape import TapeVJP, TensorHooks
 from conformance.protocol import REFUSAL_KINDS, Capabilities, Node, Tensor
 from conformance.spec.ops import optional_operands, reduction_dims
 
@@ -45,7 +45,7 @@ SPELLINGS: dict[str, Spelling] = {
 """The ops PyTorch's namespace spells other than `torch.<name>(*operands, *params)`."""
 
 
-class TorchLikeAdapter(TapeVJP):
+class TorchLikeAdapter(TensorHooks, TapeVJP):
     """Adapter for a module with PyTorch's API (`module.tensor`, `module.autograd.grad`, ...)."""
 
     name: ClassVar[str] = ""
@@ -196,16 +196,6 @@ class TorchLikeAdapter(TapeVJP):
         return tensor.add_(other)
 
     # -- hooks --------------------------------------------------------------------------------
-    def register_hook(self, tensor: Tensor, hook: Callable[[np.ndarray], np.ndarray | None]) -> Any:
-        def on_tensors(grad: Tensor) -> Tensor | None:
-            result = hook(self.to_numpy(grad))
-            return None if result is None else self.tensor(np.asarray(result))
-
-        return tensor.register_hook(on_tensors)
-
-    def remove_hook(self, handle: Any) -> None:
-        handle.remove()
-
     def register_post_accumulate_grad_hook(
         self, tensor: Tensor, hook: Callable[[Tensor], None]
     ) -> Any:
