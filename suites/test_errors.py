@@ -526,27 +526,12 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
         repro=repro,
         program=program,
     )
-    after = backend.to_numpy(x)
-    if not np.array_equal(after, before):
-        repro.line(
-            f"assert (x.detach() == {_torch_array(before, repro.device_kw)}).all(), "
-            "'x changed by the refused add_'",
-            f"assert (adapter.to_numpy(env['x']) == {_adapter_array(before)}).all(), "
-            "'x changed by the refused add_'",
-        )
-        raise repro.fail("the refused x.add_(c) changed x's values", program)
-    # A leaf that requires grad, still: is_leaf and requires_grad (grad_fn is LEAF-001's check).
-    flags_line(repro, "x", is_leaf=True, requires_grad=True)
-    expect_flags(
-        backend,
-        program,
-        "x",
-        x,
-        is_leaf=True,
-        requires_grad=True,
-        context="after the refused add_",
-        repro=repro,
-    )
+    # x keeps its values, and stays a leaf that requires grad (grad_fn is LEAF-001's check).
+    _expect_leaf_holding(
+        backend, program, repro, x, before,
+        "x changed by the refused add_", "the refused x.add_(c) changed x's values",
+        "after the refused add_",
+    )  # fmt: skip
     # Under no-grad the same call is an optimizer step: carried out, and x stays a leaf.
     repro.line(
         "with torch.no_grad():\n    x.add_(c)",
@@ -554,26 +539,33 @@ def test_inplace_on_leaf_requiring_grad(backend: Any, data: st.DataObject) -> No
     )
     with engine_must_not_raise("x.add_(c) under no-grad", repro, program), backend.no_grad():
         backend.inplace_add(x, c)
-    want = (before + other).astype(dtype)
-    got = backend.to_numpy(x)
-    if not np.array_equal(got, want):
+    _expect_leaf_holding(
+        backend, program, repro, x, (before + other).astype(dtype),
+        "x.add_(c) under no_grad", "x.add_(c) under no-grad did not leave x + c in x",
+        "after x.add_(c) under no-grad",
+    )  # fmt: skip
+
+
+def _expect_leaf_holding(
+    backend: Any,
+    program: Program,
+    repro: Repro,
+    x: Any,
+    want: np.ndarray,
+    assertion: str,
+    failure: str,
+    context: str,
+) -> None:
+    """The leaf x holds exactly `want` and is still a leaf that requires grad."""
+    if not np.array_equal(backend.to_numpy(x), want):
         repro.line(
-            f"assert (x.detach() == {_torch_array(want, repro.device_kw)}).all(), "
-            "'x.add_(c) under no_grad'",
-            f"assert (adapter.to_numpy(env['x']) == {_adapter_array(want)}).all(), "
-            "'x.add_(c) under no_grad'",
+            f"assert (x.detach() == {_torch_array(want, repro.device_kw)}).all(), {assertion!r}",
+            f"assert (adapter.to_numpy(env['x']) == {_adapter_array(want)}).all(), {assertion!r}",
         )
-        raise repro.fail("x.add_(c) under no-grad did not leave x + c in x", program)
+        raise repro.fail(failure, program)
     flags_line(repro, "x", is_leaf=True, requires_grad=True)
     expect_flags(
-        backend,
-        program,
-        "x",
-        x,
-        is_leaf=True,
-        requires_grad=True,
-        context="after x.add_(c) under no-grad",
-        repro=repro,
+        backend, program, "x", x, is_leaf=True, requires_grad=True, context=context, repro=repro
     )
 
 
