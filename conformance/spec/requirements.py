@@ -513,6 +513,10 @@ ERRORS = Area("Errors that must be raised", TAPE)
 HOOKS = Area("Gradient hooks", TAPE)
 GRAD_MODES = Area("Grad modes", TAPE)
 ALIASING = Area("Aliasing, and the tape rules op by op", TAPE)
+HIGHER_ORDER = Area("Higher-order gradients", TAPE)
+FORWARD_MODE = Area("Forward mode", FUNCTIONAL)
+VIEWS = Area("Views and in-place ops", TAPE)
+DTYPES = Area("Floating-point dtypes", FUNCTIONAL)
 
 _ERRORS: tuple[Requirement, ...] = (
     Requirement(
@@ -1014,7 +1018,25 @@ _ALIASING: tuple[Requirement, ...] = (
     ),
 )
 
-REQUIREMENTS: tuple[Requirement, ...] = (*_FIRST, *_ERRORS, *_HOOKS, *_GRAD_MODES, *_ALIASING)
+_HIGHER_ORDER: tuple[Requirement, ...] = ()
+
+_FORWARD_MODE: tuple[Requirement, ...] = ()
+
+_VIEWS: tuple[Requirement, ...] = ()
+
+_DTYPES: tuple[Requirement, ...] = ()
+
+REQUIREMENTS: tuple[Requirement, ...] = (
+    *_FIRST,
+    *_ERRORS,
+    *_HOOKS,
+    *_GRAD_MODES,
+    *_ALIASING,
+    *_HIGHER_ORDER,
+    *_FORWARD_MODE,
+    *_VIEWS,
+    *_DTYPES,
+)
 
 BY_ID: dict[str, Requirement] = {req.id: req for req in REQUIREMENTS}
 if len(BY_ID) != len(REQUIREMENTS):
