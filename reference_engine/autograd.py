@@ -1,9 +1,15 @@
 """The backward graph (Node, AccumulateGrad) and the engine that runs it (grad mode: grad_mode.py).
 
 A Node is the backward of one op: `apply(grad_of_output)` returns one gradient (or None)
-per entry of `next_functions`. `saved` holds the arrays the backward needs; the engine sets
-it to None after a backward without retain_graph, and a later backward through that node
-raises, exactly when PyTorch would (nodes that saved nothing can be re-run).
+per entry of `next_functions`. `saved` holds the tensors the backward needs (the op's inputs
+or result themselves, as torch's SavedVariable); the engine sets it to None after a backward
+without retain_graph, and a later backward through that node raises, exactly when PyTorch
+would (nodes that saved nothing can be re-run).
+
+Gradients are Tensors and every node computes its input gradients with the engine's own
+differentiable ops. The engine runs the backward in grad mode `create_graph`: without it the
+ops record nothing (the fast path), with it the gradients get a grad_fn of their own and can
+be differentiated again, to any order.
 
 This is the bottom layer (with grad_mode.py below it): it knows a tensor only as a `Variable`,
 the few members it uses, so tensor.py (the Tensor) can build on it without a circle.
@@ -11,12 +17,13 @@ the few members it uses, so tensor.py (the Tensor) can build on it without a cir
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from .dtypes import Size
+from .dtypes import Size, to_dtype
 from .grad_mode import GradMode as GradMode
 from .grad_mode import enable_grad as enable_grad
 from .grad_mode import inference_mode as inference_mode
@@ -28,6 +35,9 @@ from .hooks import run_post_accumulate_hooks, run_tensor_hooks
 from .versions import check as check_saved_versions
 
 Edge = tuple["Node | None", int]
+Grad = Any
+"""A gradient: a Tensor (tensor.py). Typed Any here, below tensor.py; the engine uses only the
+operators methods.py binds to it (`+`, `.to`)."""
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after"
@@ -48,16 +58,21 @@ class Variable(Protocol):
     @property
     def requires_grad(self) -> bool: ...
 
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Variable:
+        """A new tensor holding `data`, outside any graph."""
+        ...
+
     def _accumulator(self) -> AccumulateGrad:
         """The leaf's one AccumulateGrad node."""
         ...
 
-    def _accumulate_grad(self, grad: np.ndarray) -> None:
+    def _accumulate_grad(self, grad: Grad) -> None:
         """Add `grad` into the leaf's .grad."""
         ...
 
-    def _grad_tensor(self, grad: np.ndarray) -> Variable:
-        """A new tensor holding `grad` in this tensor's dtype: what autograd.grad returns."""
+    def _grad_tensor(self, grad: Grad, create_graph: bool) -> Variable:
+        """What autograd.grad returns for this input, given the gradient that reached it."""
         ...
 
 
@@ -84,7 +99,7 @@ class Node:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
-    def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+    def apply(self, grad: Grad) -> Sequence[Grad | None]:
         raise NotImplementedError
 
     def needs(self, i: int) -> bool:
@@ -103,7 +118,7 @@ class AccumulateGrad(Node):
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
 
-    def apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+    def apply(self, grad: Grad) -> Sequence[Grad | None]:
         # a leaf whose requires_grad was switched off after use is skipped, as in torch
         if self.variable._requires_grad:
             self.variable._accumulate_grad(grad)
@@ -120,31 +135,41 @@ def edge(t: Variable) -> Edge:
     return (None, 0)
 
 
-def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo broadcasting: sum the leading dims broadcasting added, then the dims that were 1.
-    The gradient of every broadcasting op reaches its input's shape through here."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    return g.sum(axis=axes).reshape(shape)
+class CopyBackwards(Node):
+    """What a leaf's first .grad records when it is made in grad mode (backward with
+    create_graph=True): torch stores a copy of the incoming gradient, made by copy_."""
+
+    __slots__ = ()
+
+    def apply(self, grad: Grad) -> Sequence[Grad | None]:
+        return (grad,)
 
 
 # --- the engine ------------------------------------------------------------------------------
 def _execute(
-    roots: list[tuple[Node, np.ndarray]],
+    roots: list[tuple[Node, Grad]],
     keep_graph: bool,
     targets: set[Node] | None = None,
-) -> dict[Node, np.ndarray]:
+    create_graph: bool = False,
+) -> dict[Node, Grad]:
     """Run the graph once in topological order (Kahn's algorithm): a node runs when all its
     consumers have run, so it sees the sum of the gradients from every path, exactly once.
 
     Without `targets` every node runs, AccumulateGrad included (backward). With `targets`,
     only nodes with a target below them run, and the gradients arriving at the targets are
     returned instead of accumulated (autograd.grad, backward(inputs=...)).
+
+    The nodes run in grad mode `create_graph`, so their ops record a graph of the gradients
+    exactly when asked to. NumPy's warnings are silenced: torch's kernels give inf and nan
+    without a word, and the forward ops already do the same.
     """
+    with set_grad_enabled(create_graph), np.errstate(all="ignore"):
+        return _run(roots, keep_graph, targets)
+
+
+def _run(
+    roots: list[tuple[Node, Grad]], keep_graph: bool, targets: set[Node] | None
+) -> dict[Node, Grad]:
     # pass 1: count each node's consumers; refuse freed nodes before any .grad is touched
     deps: dict[Node, int] = {}
     consumers: dict[Node, list[Node]] = {}  # reverse edges, kept only to find `runs` below
@@ -171,15 +196,15 @@ def _execute(
             raise RuntimeError(FREED_MSG)
 
     # pass 2: run nodes whose consumers are all done, summing gradients per node
-    buffers: dict[Node, np.ndarray] = {}
+    buffers: dict[Node, Grad] = {}
     for node, root_grad in roots:
         buffers[node] = buffers[node] + root_grad if node in buffers else root_grad
-    captured: dict[Node, np.ndarray] = {}
+    captured: dict[Node, Grad] = {}
     ready = [n for n in root_nodes if n not in deps]
     while ready:
         node = ready.pop()
         grad = buffers.pop(node, None)
-        grads: Sequence[np.ndarray | None] | None = None
+        grads: Sequence[Grad | None] | None = None
         if grad is not None:
             runs_here = runs is None or node in runs
             if runs is not None and node in targets:  # type: ignore[operator]
@@ -223,7 +248,9 @@ def _above(targets: set[Node], consumers: dict[Node, list[Node]]) -> set[Node]:
 
 def _roots(
     outputs: Sequence[Variable], grad_outputs: Sequence[Variable | None]
-) -> list[tuple[Node, np.ndarray]]:
+) -> list[tuple[Node, Grad]]:
+    """Each output's node and its seed: the gradient given (itself, so a seed that requires
+    grad is part of a graph built with create_graph), or ones for a one-element output."""
     roots = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
         if not out.requires_grad:
@@ -231,21 +258,24 @@ def _roots(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
         data = out._data
+        wrap = type(out)._wrap
+        seed: Grad
         if g is None:
             if data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            garr = np.ones(data.shape, data.dtype)
+            seed = wrap(np.ones(data.shape, data.dtype))
         else:
-            garr = g._data if hasattr(g, "_data") else np.asarray(g)
-            if garr.shape != data.shape:
+            seed = g if hasattr(g, "_data") else wrap(np.asarray(g))
+            shape = seed._data.shape
+            if shape != data.shape:
                 raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of {Size(garr.shape)!r}"
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {Size(shape)!r}"
                     f" and output[{i}] has a shape of {Size(data.shape)!r}."
                 )
-            if garr.dtype != data.dtype:
-                garr = garr.astype(data.dtype)
+            if seed._data.dtype != data.dtype:
+                seed = seed.to(to_dtype(data.dtype))
         node = out._grad_fn if out._grad_fn is not None else out._accumulator()
-        roots.append((node, garr))
+        roots.append((node, seed))
     return roots
 
 
@@ -262,8 +292,6 @@ def backward(
     create_graph: bool = False,
     inputs: Variable | Sequence[Variable] | None = None,
 ) -> None:
-    if create_graph:
-        raise NotImplementedError("reference_engine does not build graphs of gradients")
     outs = _as_seq(tensors)
     grads = _as_seq(grad_tensors) or [None] * len(outs)
     roots = _roots(outs, grads)
@@ -277,7 +305,10 @@ def backward(
             if not t.requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             targets.add(t._grad_fn if t._grad_fn is not None else t._accumulator())
-    captured = _execute(roots, bool(retain_graph), targets)
+    if create_graph:
+        _warn_cycle_once()
+    keep = create_graph if retain_graph is None else retain_graph
+    captured = _execute(roots, bool(keep), targets, create_graph)
     if inputs is not None:
         for t in _as_seq(inputs):
             node = t._grad_fn if t._grad_fn is not None else t._accumulator()
@@ -297,8 +328,6 @@ def grad(
     allow_unused: bool | None = None,
     materialize_grads: bool = False,
 ) -> tuple[Variable | None, ...]:
-    if create_graph:
-        raise NotImplementedError("reference_engine does not build graphs of gradients")
     if materialize_grads and allow_unused is False:
         raise ValueError(
             "Expected allow_unused to be True or not passed when materialize_grads=True,"
@@ -312,13 +341,13 @@ def grad(
     roots = _roots(outs, grads)
     nodes = [t._grad_fn if t._grad_fn is not None else t._accumulator() for t in ins]
     keep = create_graph if retain_graph is None else retain_graph
-    captured = _execute(roots, bool(keep), set(nodes))
+    captured = _execute(roots, bool(keep), set(nodes), create_graph)
     result: list[Variable | None] = []
     for i, (t, node) in enumerate(zip(ins, nodes, strict=True)):
         g = captured.get(node)
         if g is None:
             if materialize_grads:
-                g = np.zeros_like(t._data)
+                g = type(t)._wrap(np.zeros_like(t._data))
             elif not allow_unused:
                 raise RuntimeError(
                     f"The differentiated Tensor at index {i} appears to not have been used in the"
@@ -327,5 +356,24 @@ def grad(
             else:
                 result.append(None)
                 continue
-        result.append(t._grad_tensor(g))
+        result.append(t._grad_tensor(g, create_graph))
     return tuple(result)
+
+
+CYCLE_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter"
+    " and its gradient which can cause a memory leak. We recommend using autograd.grad when"
+    " creating the graph to avoid this. If you have to use this function, make sure to reset"
+    " the .grad fields of your parameters to None after use to break the cycle and avoid the"
+    " leak."
+)
+_cycle_warned = False
+
+
+def _warn_cycle_once() -> None:
+    """torch warns at the first backward(create_graph=True) of the process (TORCH_WARN_ONCE),
+    whatever the graph or `inputs`; autograd.grad never warns."""
+    global _cycle_warned
+    if not _cycle_warned:
+        _cycle_warned = True
+        warnings.warn(CYCLE_WARNING, UserWarning, stacklevel=3)

@@ -196,7 +196,7 @@ def is_inference(data: np.ndarray) -> bool:
 
 
 def refuse_saved_inference(saved: tuple[Any, ...]) -> None:
-    """Raise, as torch does at the op, when a recorded op saves an inference tensor's data."""
+    """Raise, as torch does at the op, when a recorded op saves an inference tensor."""
     for value in saved:
-        if type(value) is InferenceArray:
+        if type(getattr(value, "_data", value)) is InferenceArray:
             raise RuntimeError(INFERENCE_SAVED_MSG)

@@ -8,8 +8,8 @@ itself. A hook registered before an in-place op therefore stays with the value i
 registered on. Post-accumulate-grad hooks live on the AccumulateGrad node too and run after it
 has written .grad, receiving the leaf.
 
-The engine sees a hook as a function from gradient array to gradient array (`ArrayHook`);
-`tensor_hook` turns the user's function on tensors into one.
+The engine sees a hook as a function from gradient to gradient (`GradHook`, on Tensors);
+`tensor_hook` adds the checks torch makes on what the user's function returns.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from .dtypes import short_name
 
-ArrayHook = Callable[[np.ndarray], np.ndarray]
+GradHook = Callable[[Any], Any]
+"""A gradient (a Tensor) in, the gradient to use out."""
 
 NO_GRAD_MSG = "cannot register a hook on a tensor that doesn't require gradient"
 NON_LEAF_POST_MSG = "post accumulate grad hooks cannot be registered on non-leaf tensors"
@@ -54,29 +53,29 @@ def add(hooks: dict[int, Any], hook: Any) -> RemovableHandle:
     return handle
 
 
-def tensor_hook(hook: Callable[[Any], Any], wrap: Callable[[np.ndarray], Any]) -> ArrayHook:
-    """The user's hook (tensor in, tensor or None out) as the engine calls it, on arrays;
-    `wrap` makes the tensor it receives. A result of another shape or dtype is refused."""
+def tensor_hook(hook: GradHook) -> GradHook:
+    """The user's hook (tensor in, tensor or None out) as the engine calls it: None keeps the
+    gradient; a result of another shape or dtype is refused."""
     name = getattr(hook, "__name__", repr(hook))
 
-    def on_arrays(grad: np.ndarray) -> np.ndarray:
-        result = hook(wrap(grad))
+    def checked(grad: Any) -> Any:
+        result = hook(grad)
         if result is None:
             return grad
-        new: np.ndarray = result._data
-        if new.shape != grad.shape:
+        new, old = result._data, grad._data
+        if new.shape != old.shape:
             raise RuntimeError(f"hook '{name}' has changed the size of value")
-        if new.dtype != grad.dtype:
+        if new.dtype != old.dtype:
             raise RuntimeError(
                 f"hook '{name}' has changed the type of value (was"
-                f" torch.{short_name(grad.dtype)}Tensor got torch.{short_name(new.dtype)}Tensor)"
+                f" torch.{short_name(old.dtype)}Tensor got torch.{short_name(new.dtype)}Tensor)"
             )
-        return new
+        return result
 
-    return on_arrays
+    return checked
 
 
-def run_tensor_hooks(hooks: dict[int, ArrayHook] | None, grad: np.ndarray) -> np.ndarray:
+def run_tensor_hooks(hooks: dict[int, GradHook] | None, grad: Any) -> Any:
     if hooks:
         for hook in tuple(hooks.values()):  # a hook may remove itself
             grad = hook(grad)

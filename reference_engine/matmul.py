@@ -1,6 +1,9 @@
 """matmul as torch.matmul dispatches it, so the recorded nodes match PyTorch's:
 1-D@1-D dot, 2-D@1-D mv, 1-D@2-D unsqueeze(0).mm().squeeze_(0), 2-D@2-D mm, N-D@(1|2)-D
-by folding the batch into rows, other batched cases a broadcasting bmm."""
+by folding the batch into rows, other batched cases a broadcasting bmm.
+
+Each backward is products again, of the gradient with the saved operands (the tensors
+themselves, so a backward in grad mode is differentiable in them too)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,18 @@ import math
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge, sum_to
+from .autograd import GradMode, Node, edge
 from .dtypes import short_name
-from .ops import Grads
-from .shape_ops import SqueezeBackward4, UnsafeViewBackward0, reshape, squeeze, unsqueeze
+from .ops import Grads, mul, sum_to
+from .shape_ops import (
+    SqueezeBackward4,
+    UnsafeViewBackward0,
+    reshape,
+    squeeze,
+    t,
+    transpose,
+    unsqueeze,
+)
 from .tensor import Tensor
 from .versions import record
 
@@ -29,7 +40,7 @@ def _node(cls: type[Node], a: Tensor, b: Tensor) -> Node:
     """A two-input node saving each operand only if the *other* operand wants a gradient."""
     node = cls(
         (edge(a), edge(b)),
-        (a._data if b._requires_grad else None, b._data if a._requires_grad else None),
+        (a if b._requires_grad else None, b if a._requires_grad else None),
     )
     record(node, (a if b._requires_grad else None, b if a._requires_grad else None))
     return node
@@ -46,9 +57,9 @@ def _wants(*ts: Tensor) -> bool:
 class DotBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, y = self.saved  # type: ignore[misc]
-        return (g * y if self.needs(0) else None, g * x if self.needs(1) else None)
+        return (mul(g, y) if self.needs(0) else None, mul(g, x) if self.needs(1) else None)
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
@@ -70,9 +81,12 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
 class MvBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         m, v = self.saved  # type: ignore[misc]
-        return (np.outer(g, v) if self.needs(0) else None, m.T @ g if self.needs(1) else None)
+        return (
+            mm(unsqueeze(g, 1), unsqueeze(v, 0)) if self.needs(0) else None,  # outer(g, v)
+            mv(t(m), g) if self.needs(1) else None,
+        )
 
 
 def mv(a: Tensor, b: Tensor) -> Tensor:
@@ -90,9 +104,9 @@ def mv(a: Tensor, b: Tensor) -> Tensor:
 class MmBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, y = self.saved  # type: ignore[misc]
-        return (g @ y.T if self.needs(0) else None, x.T @ g if self.needs(1) else None)
+        return (mm(g, t(y)) if self.needs(0) else None, mm(t(x), g) if self.needs(1) else None)
 
 
 def _check_mm(x: np.ndarray, y: np.ndarray) -> None:
@@ -117,12 +131,12 @@ class AddmmBackward0(Node):
     __slots__ = ("bias_shape",)
     bias_shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, y = self.saved  # type: ignore[misc]
         return (
             sum_to(g, self.bias_shape) if self.needs(0) else None,
-            g @ y.T if self.needs(1) else None,
-            x.T @ g if self.needs(2) else None,
+            mm(g, t(y)) if self.needs(1) else None,
+            mm(t(x), g) if self.needs(2) else None,
         )
 
 
@@ -134,7 +148,7 @@ def addmm(bias: Tensor, a: Tensor, b: Tensor) -> Tensor:
         return Tensor._wrap(out)
     node = AddmmBackward0(
         (edge(bias), edge(a), edge(b)),
-        (x if b._requires_grad else None, y if a._requires_grad else None),
+        (a if b._requires_grad else None, b if a._requires_grad else None),
     )
     node.bias_shape = bias._data.shape
     record(node, (a if b._requires_grad else None, b if a._requires_grad else None))
@@ -147,23 +161,38 @@ class BmmBackward0(Node):
     __slots__ = ("shapes",)
     shapes: tuple[tuple[int, ...], tuple[int, ...]]
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, y = self.saved  # type: ignore[misc]
         sa, sb = self.shapes
         if len(sa) == 1:
-            g = np.expand_dims(g, -2)
+            g = unsqueeze(g, g._data.ndim - 1)
         if len(sb) == 1:
-            g = np.expand_dims(g, -1)
+            g = unsqueeze(g, g._data.ndim)
         ga = gb = None
         if self.needs(0):
-            y2 = y[:, None] if y.ndim == 1 else y
-            ga = sum_to(g @ np.swapaxes(y2, -1, -2), sa if len(sa) > 1 else (1, *sa))
-            ga = ga.reshape(sa)
+            y2 = unsqueeze(y, 1) if len(sb) == 1 else y
+            ga = sum_to(bmm(g, transpose(y2, -1, -2)), sa if len(sa) > 1 else (1, *sa))
+            ga = reshape(ga, sa)
         if self.needs(1):
-            x2 = x[None, :] if x.ndim == 1 else x
-            gb = sum_to(np.swapaxes(x2, -1, -2) @ g, sb if len(sb) > 1 else (*sb, 1))
-            gb = gb.reshape(sb)
+            x2 = unsqueeze(x, 0) if len(sa) == 1 else x
+            gb = sum_to(bmm(transpose(x2, -1, -2), g), sb if len(sb) > 1 else (*sb, 1))
+            gb = reshape(gb, sb)
         return ga, gb
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """The broadcasting batched product, recorded as one BmmBackward0."""
+    x, y = a._data, b._data
+    _same_dtype(x, y, "bmm")
+    try:
+        out = np.matmul(x, y)
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
+    if not _wants(a, b):
+        return Tensor._wrap(out)
+    node = _node(BmmBackward0, a, b)
+    node.shapes = (x.shape, y.shape)  # type: ignore[attr-defined]
+    return Tensor._result(out, node)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -185,14 +214,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         rows = reshape(a, (math.prod(batch), k))
         out = mv(rows, b) if db == 1 else mm(rows, b)
         return reshape(out, batch + b._data.shape[1:], UnsafeViewBackward0)
-    x, y = a._data, b._data
-    _same_dtype(x, y, "bmm")
-    try:
-        out = np.matmul(x, y)
-    except ValueError as e:
-        raise RuntimeError(str(e)) from None
-    if not _wants(a, b):
-        return Tensor._wrap(out)
-    node = _node(BmmBackward0, a, b)
-    node.shapes = (x.shape, y.shape)  # type: ignore[attr-defined]
-    return reshape(Tensor._result(out, node), out.shape, UnsafeViewBackward0)
+    out = bmm(a, b)
+    if out._grad_fn is None:
+        return out
+    return reshape(out, out._data.shape, UnsafeViewBackward0)

@@ -1,8 +1,11 @@
 """Elementwise ops, reductions and in-place ops: each forward next to its backward.
 
-Every backward returns gradients already reduced to its inputs' shapes with autograd's `sum_to`,
-the broadcasting rule run in reverse; binary ops also cast each gradient to its input's dtype,
-as PyTorch does per edge when a float32 tensor meets a float64 one.
+A backward (`Node.apply`) receives the gradient as a Tensor and computes its inputs' gradients
+with the ops of this package, from the tensors the node saved, so that a backward run in grad
+mode (create_graph=True) records a graph of its own. Gradients reach their inputs' shapes
+through `sum_to`, the broadcasting rule run in reverse (itself made of `sum`), and binary ops
+cast each gradient to its input's dtype, as PyTorch does per edge when a float32 tensor meets a
+float64 one.
 """
 
 from __future__ import annotations
@@ -14,20 +17,39 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge, no_grad, sum_to
+from . import shape_ops
+from .autograd import GradMode, Node, edge, no_grad
 from .creation import tensor
 from .dtypes import DEFAULT_FLOAT, result_type, short_name
 from .tensor import Scalar, Tensor
 from .versions import bump, record
 
-Grads = tuple[np.ndarray | None, ...]
+Grads = tuple[Tensor | None, ...]
 Meta = tuple[tuple[int, ...], np.dtype]
 NO_EDGE = (None, 0)
 
 
-def _for(g: np.ndarray, meta: Meta | None) -> np.ndarray:
+def sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Undo broadcasting: sum the leading dims broadcasting added, then the dims that were 1.
+    The gradient of every broadcasting op reaches its input's shape through here."""
+    have = g._data.shape
+    if have == shape:
+        return g
+    lead = len(have) - len(shape)
+    if lead:
+        g = sum(g, tuple(range(lead)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1)
+    return sum(g, ones, keepdim=True) if ones else g
+
+
+def _for(g: Tensor, meta: Meta | None) -> Tensor:
     """The gradient for one input of a binary op (meta None: same shape and dtype as out)."""
-    return g if meta is None else sum_to(g, meta[0]).astype(meta[1], copy=False)
+    return g if meta is None else to(sum_to(g, meta[0]), meta[1])
+
+
+def zeros_like(g: Tensor) -> Tensor:
+    """A gradient that is zero whatever the inputs: outside the graph, as torch's zeros_like."""
+    return Tensor._wrap(np.zeros_like(g._data))
 
 
 # --- operands --------------------------------------------------------------------------------
@@ -80,7 +102,7 @@ class BinaryNode(Node):
 class AddBackward0(BinaryNode):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         ma, mb = self.meta
         return (_for(g, ma) if self.needs(0) else None, _for(g, mb) if self.needs(1) else None)
 
@@ -96,9 +118,9 @@ def add(a: Tensor, b: Tensor | Scalar) -> Tensor:
 class SubBackward0(BinaryNode):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         ma, mb = self.meta
-        return (_for(g, ma) if self.needs(0) else None, _for(-g, mb) if self.needs(1) else None)
+        return (_for(g, ma) if self.needs(0) else None, _for(neg(g), mb) if self.needs(1) else None)
 
 
 def sub(a: Tensor, b: Tensor | Scalar) -> Tensor:
@@ -117,8 +139,8 @@ def sub(a: Tensor, b: Tensor | Scalar) -> Tensor:
 class RsubBackward1(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (-g,)
+    def apply(self, g: Tensor) -> Grads:
+        return (neg(g),)
 
 
 def rsub(a: Tensor, s: Scalar) -> Tensor:
@@ -134,12 +156,12 @@ def rsub(a: Tensor, s: Scalar) -> Tensor:
 class MulBackward0(BinaryNode):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
-        x, y = self.saved  # type: ignore[misc]
+    def apply(self, g: Tensor) -> Grads:
+        a, b = self.saved  # type: ignore[misc]
         ma, mb = self.meta
         return (
-            _for(g * y, ma) if self.needs(0) else None,
-            _for(g * x, mb) if self.needs(1) else None,
+            _for(mul(g, b), ma) if self.needs(0) else None,
+            _for(mul(g, a), mb) if self.needs(1) else None,
         )
 
 
@@ -149,7 +171,7 @@ def mul(a: Tensor, b: Tensor | Scalar) -> Tensor:
     if _wants(a, bt):
         # save only what a wanted gradient needs: d/da needs b, d/db needs a
         need_b = bt is not None and bt._requires_grad
-        saved = (x if need_b else None, y if a._requires_grad else None)
+        saved = (a if need_b else None, (b if bt is None else bt) if a._requires_grad else None)
         node = MulBackward0(a, bt, out, saved)
         record(node, (a if need_b else None, bt if a._requires_grad else None))
         return Tensor._result(out, node)
@@ -159,12 +181,11 @@ def mul(a: Tensor, b: Tensor | Scalar) -> Tensor:
 class DivBackward0(BinaryNode):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
-        x, y = self.saved  # type: ignore[misc]
+    def apply(self, g: Tensor) -> Grads:
+        a, b = self.saved  # type: ignore[misc]
         ma, mb = self.meta
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ga = _for(g / y, ma) if self.needs(0) else None
-            gb = _for(-g * x / (y * y), mb) if self.needs(1) else None
+        ga = _for(div(g, b), ma) if self.needs(0) else None
+        gb = _for(div(mul(neg(g), a), mul(b, b)), mb) if self.needs(1) else None
         return ga, gb
 
 
@@ -178,7 +199,7 @@ def div(a: Tensor, b: Tensor | Scalar) -> Tensor:
         out = x / y
     if _wants(a, bt):
         need_b = bt is not None and bt._requires_grad
-        node = DivBackward0(a, bt, out, (x if need_b else None, y))
+        node = DivBackward0(a, bt, out, (a if need_b else None, b if bt is None else bt))
         record(node, (a if need_b else None, bt))
         return Tensor._result(out, node)
     return Tensor._wrap(out)
@@ -187,16 +208,16 @@ def div(a: Tensor, b: Tensor | Scalar) -> Tensor:
 class ReciprocalBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (y,) = self.saved  # type: ignore[misc]
-        return (-g * (y * y),)
+        return (mul(neg(g), mul(y, y)),)
 
 
 def reciprocal(a: Tensor) -> Tensor:
     x = _floating(a._data)
     with np.errstate(divide="ignore"):
         out = 1 / x
-    return _unary(a, out, ReciprocalBackward0, (out,), saves_result=True)
+    return _unary(a, out, ReciprocalBackward0, saves_result=True)
 
 
 # --- pow -------------------------------------------------------------------------------------
@@ -206,13 +227,12 @@ class PowBackward0(Node):
     __slots__ = ("exponent",)
     exponent: Any
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (x,) = self.saved  # type: ignore[misc]
         p = self.exponent
-        if p == 0:
-            return (np.zeros_like(g),)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * (p * x ** (p - 1)),)
+        if p == 0:  # torch: zeros, even where x ** -1 is infinite
+            return (zeros_like(g),)
+        return (mul(g, mul(pow(x, p - 1), p)),)
 
 
 class PowBackward1(BinaryNode):
@@ -220,16 +240,16 @@ class PowBackward1(BinaryNode):
 
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, e, out = self.saved  # type: ignore[misc]
         ma, mb = self.meta
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if self.needs(0):
-                ga = _for(np.where(e == 0, 0.0, g * (e * x ** (e - 1))).astype(g.dtype), ma)
-            if self.needs(1):
-                zero = (x == 0) & (e >= 0)
-                gb = _for(np.where(zero, 0.0, g * (out * np.log(x))).astype(g.dtype), mb)
+        if self.needs(0):  # where e == 0 the gradient is 0, even at x == 0
+            dx = mul(g, mul(e, pow(x, sub(e, 1))))
+            ga = _for(where(~(e._data == 0), dx), ma)
+        if self.needs(1):  # 0 ** e is constant in e for e >= 0: log(0) must not leak in
+            de = mul(g, mul(out, log(x)))
+            gb = _for(where(~((x._data == 0) & (e._data >= 0)), de), mb)
         return ga, gb
 
 
@@ -239,12 +259,12 @@ class PowBackward2(Node):
     __slots__ = ("base",)
     base: Any
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (out,) = self.saved  # type: ignore[misc]
         s = self.base
-        if s == 0:
-            return (np.where(out >= 0, 0.0, g * (out * np.log(s))).astype(g.dtype),)
-        return (g * (out * np.log(np.asarray(s, dtype=g.dtype))),)
+        # log(s) in the gradient's dtype, as torch computes it
+        grad = mul(g, mul(out, float(np.log(np.asarray(s, dtype=g._data.dtype)))))
+        return (where(~(out._data >= 0), grad) if s == 0 else grad,)
 
 
 def pow(a: Tensor, p: Tensor | Scalar) -> Tensor:  # noqa: A001 - torch.pow
@@ -256,12 +276,13 @@ def pow(a: Tensor, p: Tensor | Scalar) -> Tensor:  # noqa: A001 - torch.pow
     if not _wants(a, et):
         return Tensor._wrap(out)
     if et is None:
-        node = PowBackward0((edge(a),), (x,))
+        node = PowBackward0((edge(a),), (a,))
         node.exponent = e
         record(node, (a,))
         return Tensor._result(out, node)
-    node1 = PowBackward1(a, et, out, (x, e, out))
+    node1 = PowBackward1(a, et, out, (a, et))
     res = Tensor._result(out, node1)
+    node1.saved = (a, et, res)
     record(node1, (a, et), res)
     return res
 
@@ -274,9 +295,10 @@ def rpow(a: Tensor, base: Scalar) -> Tensor:
         out = np.power(np.asarray(s, dtype=x.dtype), x)
     if not _wants(a, None):
         return Tensor._wrap(out)
-    node = PowBackward2((edge(a),), (out,))
+    node = PowBackward2((edge(a),))
     node.base = s
     res = Tensor._result(out, node)
+    node.saved = (res,)
     record(node, (a,), res)
     return res
 
@@ -290,18 +312,20 @@ def _unary(
     a: Tensor,
     out: np.ndarray,
     node_cls: type[Node],
-    saved: tuple[Any, ...],
     *,
+    saves_input: bool = False,
     saves_result: bool = False,
 ) -> Tensor:
-    """Record a one-input op. Its node saves `saved`; for the version check (versions.py) that
-    is the op's input, or its result with `saves_result` (what torch's formula uses)."""
+    """Record a one-input op whose node saves its input and/or its result (in that order).
+    The version check (versions.py) watches the result if it is saved (what torch's formula
+    uses), else the input."""
     if GradMode.enabled and a._requires_grad:
-        node = node_cls((edge(a),), saved)
+        node = node_cls((edge(a),), (a,) if saves_input else ())
         res = Tensor._result(out, node)
         if saves_result:
+            node.saved = (*node.saved, res)  # type: ignore[misc]
             record(node, (), res)
-        elif saved:
+        elif saves_input:
             record(node, (a,))
         return res
     return Tensor._wrap(out)
@@ -310,8 +334,8 @@ def _unary(
 class NegBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (-g,)
+    def apply(self, g: Tensor) -> Grads:
+        return (neg(g),)
 
 
 def neg(a: Tensor) -> Tensor:
@@ -320,37 +344,36 @@ def neg(a: Tensor) -> Tensor:
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying"
             " to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    return _unary(a, -a._data, NegBackward0, ())
+    return _unary(a, -a._data, NegBackward0)
 
 
 class ExpBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (y,) = self.saved  # type: ignore[misc]
-        return (g * y,)
+        return (mul(g, y),)
 
 
 def exp(a: Tensor) -> Tensor:
     with np.errstate(over="ignore"):
         out = np.exp(_floating(a._data))
-    return _unary(a, out, ExpBackward0, (out,), saves_result=True)
+    return _unary(a, out, ExpBackward0, saves_result=True)
 
 
 class LogBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (x,) = self.saved  # type: ignore[misc]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g / x,)
+        return (div(g, x),)
 
 
 def log(a: Tensor) -> Tensor:
     x = _floating(a._data)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(x)
-    return _unary(a, out, LogBackward0, (x,))
+    return _unary(a, out, LogBackward0, saves_input=True)
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -362,69 +385,123 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 class SigmoidBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (y,) = self.saved  # type: ignore[misc]
-        return (g * (1 - y) * y,)
+        return (mul(mul(g, rsub(y, 1)), y),)
 
 
 def sigmoid(a: Tensor) -> Tensor:
     with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the right limit, 0
         out = 1 / (1 + np.exp(-_floating(a._data)))
-    return _unary(a, out, SigmoidBackward0, (out,), saves_result=True)
+    return _unary(a, out, SigmoidBackward0, saves_result=True)
 
 
 class TanhBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (y,) = self.saved  # type: ignore[misc]
-        return (g * (1 - y * y),)
+        return (mul(g, rsub(mul(y, y), 1)),)
 
 
 def tanh(a: Tensor) -> Tensor:
     out = np.tanh(_floating(a._data))
-    return _unary(a, out, TanhBackward0, (out,), saves_result=True)
+    return _unary(a, out, TanhBackward0, saves_result=True)
 
 
 class ReluBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (y,) = self.saved  # type: ignore[misc]
-        return (np.where(y > 0, g, 0).astype(g.dtype, copy=False),)  # 0 at 0, as torch
+        return (threshold_backward(g, y),)
 
 
 def relu(a: Tensor) -> Tensor:
     x = a._data
     out = np.maximum(x, 0).astype(x.dtype, copy=False)
-    return _unary(a, out, ReluBackward0, (out,), saves_result=True)
+    return _unary(a, out, ReluBackward0, saves_result=True)
+
+
+class ThresholdBackwardBackward0(Node):
+    """relu's backward as an op of its own (torch's threshold_backward): linear in the
+    gradient, and its derivative in relu's result is zero, not absent."""
+
+    __slots__ = ()
+
+    def apply(self, g: Tensor) -> Grads:
+        (y,) = self.saved  # type: ignore[misc]
+        return (
+            threshold_backward(g, y) if self.needs(0) else None,
+            zeros_like(g) if self.needs(1) else None,
+        )
+
+
+def threshold_backward(g: Tensor, y: Tensor) -> Tensor:
+    """g where relu's result y is positive, else 0 (also at 0, as torch)."""
+    out = np.where(y._data > 0, g._data, 0).astype(g._data.dtype, copy=False)
+    if GradMode.enabled and (g._requires_grad or y._requires_grad):
+        return Tensor._result(out, ThresholdBackwardBackward0((edge(g), edge(y)), (y,)))
+    return Tensor._wrap(out)
 
 
 class AbsBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         (x,) = self.saved  # type: ignore[misc]
-        return (g * np.sign(x),)  # sign(0) = 0: the subgradient torch picks
+        return (mul(g, sgn(x)),)  # sgn(0) = 0: the subgradient torch picks
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001 - torch.abs
-    return _unary(a, np.abs(a._data), AbsBackward0, (a._data,))
+    return _unary(a, np.abs(a._data), AbsBackward0, saves_input=True)
+
+
+class SgnBackward0(Node):
+    """sgn is flat wherever it is differentiable: its gradient is zero (not absent), so
+    abs's gradient still depends on x, as in torch."""
+
+    __slots__ = ()
+
+    def apply(self, g: Tensor) -> Grads:
+        return (zeros_like(g),)
+
+
+def sgn(a: Tensor) -> Tensor:
+    return _unary(a, np.sign(a._data), SgnBackward0)
+
+
+class WhereBackward0(Node):
+    __slots__ = ("keep",)
+    keep: np.ndarray
+
+    def apply(self, g: Tensor) -> Grads:
+        return (where(self.keep, g),)
+
+
+def where(keep: np.ndarray, a: Tensor) -> Tensor:
+    """a where `keep`, else 0: torch.where(keep, a, 0) for a constant mask. Backward formulas
+    use it to cut a value out exactly (a product with 0 would keep inf and nan)."""
+    out = np.where(keep, a._data, 0).astype(a._data.dtype, copy=False)
+    if GradMode.enabled and a._requires_grad:
+        node = WhereBackward0((edge(a),))
+        node.keep = keep
+        return Tensor._result(out, node)
+    return Tensor._wrap(out)
 
 
 # --- pointwise functions: forward and derivative side by side, one line each ----------------
-Derivative = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""(g, x, out) -> the gradient for x."""
+Derivative = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""(g, x, out) -> the gradient for x, written with this module's ops."""
 
 
 class PointwiseNode(Node):
     __slots__ = ()
     derivative: ClassVar[Derivative]
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
         x, out = self.saved  # type: ignore[misc]
-        with np.errstate(all="ignore"):
-            return (type(self).derivative(g, x, out),)
+        return (type(self).derivative(g, x, out),)
 
 
 POINTWISE: dict[str, Callable[[Tensor], Tensor]] = {}
@@ -454,22 +531,30 @@ def defpointwise(
         x = _floating(a._data)
         with np.errstate(all="ignore"):
             out = np.asarray(forward(x), dtype=x.dtype)
-        return _unary(a, out, node_cls, (x, out), saves_result=saves_result)
+        if not (GradMode.enabled and a._requires_grad):
+            return Tensor._wrap(out)
+        node = node_cls((edge(a),))
+        res = Tensor._result(out, node)
+        node.saved = (a, res)
+        record(node, (), res) if saves_result else record(node, (a,))
+        return res
 
     fn.__name__ = fn.__qualname__ = name
     POINTWISE[name] = fn
     return fn
 
 
-sin = defpointwise("sin", np.sin, lambda g, x, out: g * np.cos(x))
+cos: Callable[[Tensor], Tensor]  # sin's derivative, defined next
+sin = defpointwise("sin", np.sin, lambda g, x, out: mul(g, cos(x)))
+cos = defpointwise("cos", np.cos, lambda g, x, out: mul(g, neg(sin(x))))
 
 
 class ToCopyBackward0(Node):
     __slots__ = ("dtype",)
     dtype: np.dtype
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (g.astype(self.dtype),)
+    def apply(self, g: Tensor) -> Grads:
+        return (to(g, self.dtype),)
 
 
 def to(a: Tensor, dt: np.dtype) -> Tensor:
@@ -526,8 +611,8 @@ class SumBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.broadcast_to(g, self.shape),)
+    def apply(self, g: Tensor) -> Grads:
+        return (shape_ops.expand(g, self.shape),)
 
 
 class SumBackward1(Node):
@@ -536,28 +621,31 @@ class SumBackward1(Node):
     dims: tuple[int, ...]
     keepdim: bool
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> Grads:
+        return (shape_ops.expand(self._unreduced(g), self.shape),)
+
+    def _unreduced(self, g: Tensor) -> Tensor:
+        """g with the reduced dims back, as size 1, ready to expand."""
         if not self.keepdim:
-            g = np.expand_dims(g, self.dims)
-        return (np.broadcast_to(g, self.shape),)
+            for d in sorted(self.dims):
+                g = shape_ops.unsqueeze(g, d)
+        return g
 
 
 class MeanBackward0(SumBackward0):
     __slots__ = ("count",)
     count: int
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.broadcast_to(g / self.count, self.shape),)
+    def apply(self, g: Tensor) -> Grads:
+        return (shape_ops.expand(div(g, self.count), self.shape),)
 
 
 class MeanBackward1(SumBackward1):
     __slots__ = ("count",)
     count: int
 
-    def apply(self, g: np.ndarray) -> Grads:
-        if not self.keepdim:
-            g = np.expand_dims(g, self.dims)
-        return (np.broadcast_to(g / self.count, self.shape),)
+    def apply(self, g: Tensor) -> Grads:
+        return (shape_ops.expand(div(self._unreduced(g), self.count), self.shape),)
 
 
 def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: bool) -> Tensor:
@@ -650,8 +738,8 @@ def _writable(t: Tensor) -> np.ndarray:
 class ZeroBackward0(Node):
     __slots__ = ()
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.zeros_like(g),)
+    def apply(self, g: Tensor) -> Grads:
+        return (zeros_like(g),)
 
 
 def zero_(t: Tensor) -> Tensor:

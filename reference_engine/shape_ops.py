@@ -1,5 +1,11 @@
 """Views and indexing. None of these save tensors (only shapes), so their nodes survive a
-backward without retain_graph; integer-array indexing saves the index, as torch does."""
+backward without retain_graph; integer-array indexing saves the index, as torch does.
+
+Each backward is the op's adjoint, written with the ops here: reshape undoes reshape, expand's
+gradient is ops.sum_to, an index's gradient scatters into zeros (an op of its own, whose
+gradient is the index again). ops.py's reductions use expand and unsqueeze in turn, so the two
+modules import each other as modules (`ops.sum_to`), resolved when first called.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import GradMode, Node, edge, sum_to
+from . import ops
+from .autograd import GradMode, Node, edge
 from .dtypes import Size
-from .ops import Grads, as_tensor, check_inplace, normalize_dim
 from .tensor import Scalar, Tensor
 from .versions import bump, share
 
@@ -36,8 +42,8 @@ class ViewBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (g.reshape(self.shape),)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (reshape(g, self.shape),)
 
 
 class UnsafeViewBackward0(ViewBackward0):
@@ -58,8 +64,8 @@ class TransposeBackward0(Node):
     __slots__ = ("dims",)
     dims: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.swapaxes(g, *self.dims) if g.ndim else g,)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (transpose(g, *self.dims),)
 
 
 class TBackward0(TransposeBackward0):
@@ -68,7 +74,7 @@ class TBackward0(TransposeBackward0):
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     x = a._data
-    d0, d1 = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
+    d0, d1 = ops.normalize_dim(dim0, x.ndim), ops.normalize_dim(dim1, x.ndim)
     out = np.swapaxes(x, d0, d1) if x.ndim else x
     return _record(a, out, TransposeBackward0, dims=(d0, d1))
 
@@ -85,12 +91,12 @@ class PermuteBackward0(Node):
     __slots__ = ("dims",)
     dims: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.transpose(g, np.argsort(self.dims)),)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (permute(g, tuple(int(d) for d in np.argsort(self.dims))),)
 
 
 def permute(a: Tensor, dims: tuple[int, ...]) -> Tensor:
-    dims = tuple(normalize_dim(d, a._data.ndim) for d in dims)
+    dims = tuple(ops.normalize_dim(d, a._data.ndim) for d in dims)
     return _record(a, np.transpose(a._data, dims), PermuteBackward0, dims=dims)
 
 
@@ -98,8 +104,8 @@ class ExpandBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (sum_to(g, self.shape),)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (ops.sum_to(g, self.shape),)
 
 
 def expand(a: Tensor, sizes: tuple[int, ...]) -> Tensor:
@@ -128,13 +134,13 @@ class UnsqueezeBackward0(Node):
     __slots__ = ("dim",)
     dim: int
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (np.squeeze(g, self.dim),)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (squeeze(g, self.dim),)
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     x = a._data
-    d = normalize_dim(dim, x.ndim + 1)
+    d = ops.normalize_dim(dim, x.ndim + 1)
     return _record(a, x.reshape(x.shape[:d] + (1,) + x.shape[d:]), UnsqueezeBackward0, dim=d)
 
 
@@ -142,8 +148,8 @@ class SqueezeBackward1(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        return (g.reshape(self.shape),)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (reshape(g, self.shape),)
 
 
 class SqueezeBackward4(SqueezeBackward1):
@@ -154,7 +160,7 @@ class SqueezeBackward4(SqueezeBackward1):
 
 def squeeze(a: Tensor, dim: int, node_cls: type[Node] = SqueezeBackward1) -> Tensor:
     x = a._data
-    d = normalize_dim(dim, x.ndim)
+    d = ops.normalize_dim(dim, x.ndim)
     out = x.reshape(x.shape[:d] + x.shape[d + 1 :]) if x.ndim and x.shape[d] == 1 else x
     return _record(a, out, node_cls, shape=x.shape)
 
@@ -164,11 +170,9 @@ class IndexBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: np.ndarray) -> Grads:
+    def apply(self, g: Tensor) -> ops.Grads:
         (key,) = self.saved  # type: ignore[misc]
-        out = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(out, key, g)  # repeated indices accumulate
-        return (out,)
+        return (_scatter(g, self.shape, key, IndexPutBackward0),)
 
 
 class SelectBackward0(Node):
@@ -176,14 +180,47 @@ class SelectBackward0(Node):
     shape: tuple[int, ...]
     key: Any
 
-    def apply(self, g: np.ndarray) -> Grads:
-        out = np.zeros(self.shape, dtype=g.dtype)
-        out[self.key] = g
-        return (out,)
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (_scatter(g, self.shape, self.key, SelectBackwardBackward0),)
 
 
 class SliceBackward0(SelectBackward0):
     __slots__ = ()
+
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (_scatter(g, self.shape, self.key, SliceBackwardBackward0),)
+
+
+class IndexPutBackward0(Node):
+    """The gradient of an index, zeros with g added at the index, as an op: its own gradient
+    is the index again (torch records index_put_ with accumulate=True)."""
+
+    __slots__ = ("key",)
+    key: Any
+
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (_index_one(g, self.key),)
+
+
+class SelectBackwardBackward0(IndexPutBackward0):
+    __slots__ = ()
+
+
+class SliceBackwardBackward0(IndexPutBackward0):
+    __slots__ = ()
+
+
+def _scatter(
+    g: Tensor, shape: tuple[int, ...], key: Any, node_cls: type[IndexPutBackward0]
+) -> Tensor:
+    """Zeros of `shape` with g added at `key`; repeated indices accumulate."""
+    out = np.zeros(shape, dtype=g._data.dtype)
+    np.add.at(out, key, g._data)
+    if not (GradMode.enabled and g._requires_grad):
+        return Tensor._wrap(out)
+    node = node_cls((edge(g),))
+    node.key = key
+    return Tensor._result(out, node)
 
 
 def _key(index: Any) -> Any:
@@ -237,10 +274,10 @@ def _index_one(a: Tensor, key: Any) -> Tensor:
 
 
 def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
-    check_inplace(
+    ops.check_inplace(
         a, "a view of a leaf Variable that requires grad is being used in an in-place operation."
     )
-    v = as_tensor(value)
+    v = ops.as_tensor(value)
     if GradMode.enabled and (a._requires_grad or v._requires_grad):
         raise NotImplementedError(
             "reference_engine records no CopySlices node: index assignment into a tensor that"

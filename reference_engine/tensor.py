@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from . import autograd, hooks, versions
-from .autograd import AccumulateGrad, Node, sum_to
+from .autograd import AccumulateGrad, CopyBackwards, Node, edge
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
-from .grad_mode import InferenceArray, mark_if_inference, refuse_saved_inference
+from .grad_mode import GradMode, InferenceArray, mark_if_inference, refuse_saved_inference
 
 Scalar = int | float | bool
 
@@ -53,7 +53,7 @@ class Tensor:
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         """The fast path every op uses: adopt `data` without copying or checking."""
         t = object.__new__(cls)
-        t._data = mark_if_inference(data)
+        t._data = mark_if_inference(data) if GradMode.inference else data  # no call: hot path
         t._requires_grad = requires_grad
         t._grad_fn = None
         t._grad = None
@@ -81,20 +81,35 @@ class Tensor:
             acc = self._acc = AccumulateGrad(self)
         return acc
 
-    def _accumulate_grad(self, grad: np.ndarray) -> None:
-        """First gradient: a private C-contiguous copy in our dtype; later ones add in place."""
+    def _accumulate_grad(self, grad: Tensor) -> None:
+        """torch's AccumulateGrad. Outside grad mode (a plain backward): the first gradient is
+        a private C-contiguous copy in our dtype, later ones add into it in place. In grad mode
+        (create_graph=True) .grad must stay differentiable: the first is a copy recorded as
+        CopyBackwards (when the gradient requires grad), later ones make a new .grad, old + new."""
         data = self._data
-        if grad.shape != data.shape:
-            grad = sum_to(grad, data.shape)
         g = self._grad
-        if g is None:
-            self._grad = Tensor._wrap(np.array(grad, dtype=data.dtype, order="C"))
+        if GradMode.enabled:
+            if grad._data.dtype != data.dtype:
+                grad = grad.to(self.dtype)  # type: ignore[attr-defined]
+            if g is not None:
+                self._grad = g + grad  # type: ignore[operator]
+                return
+            copy = np.array(grad._data, order="C")
+            if grad._requires_grad:
+                self._grad = Tensor._result(copy, CopyBackwards((edge(grad),)))
+            else:
+                self._grad = Tensor._wrap(copy)
+        elif g is None:
+            self._grad = Tensor._wrap(np.array(grad._data, dtype=data.dtype, order="C"))
         else:
-            np.add(g._data, grad, out=g._data, casting="unsafe")
+            np.add(g._data, grad._data, out=g._data, casting="unsafe")
 
-    def _grad_tensor(self, grad: np.ndarray) -> Tensor:
-        """A new tensor holding `grad` in our dtype: what autograd.grad returns for us."""
-        return Tensor._wrap(np.array(grad, dtype=self._data.dtype))
+    def _grad_tensor(self, grad: Tensor, create_graph: bool) -> Tensor:
+        """What autograd.grad returns for us: with create_graph the gradient itself, part of the
+        graph (as torch, which may hand back the seed tensor); else a new tensor in our dtype."""
+        if create_graph:
+            return grad if grad._data.dtype == self._data.dtype else grad.to(self.dtype)  # type: ignore[attr-defined]
+        return Tensor._wrap(np.array(grad._data, dtype=self._data.dtype))
 
     # --- autograd attributes -----------------------------------------------------------------
     @property
@@ -170,7 +185,7 @@ class Tensor:
         node = self._grad_fn if self._grad_fn is not None else self._accumulator()
         if node.hooks is None:
             node.hooks = {}
-        return hooks.add(node.hooks, hooks.tensor_hook(hook, Tensor._wrap))
+        return hooks.add(node.hooks, hooks.tensor_hook(hook))
 
     def register_post_accumulate_grad_hook(self, hook: Any) -> hooks.RemovableHandle:
         if not self._requires_grad:

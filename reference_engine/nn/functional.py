@@ -1,5 +1,7 @@
 """nn.functional: linear (recorded as torch records it) and a fused, numerically stable
-binary_cross_entropy_with_logits with its own backward node."""
+binary_cross_entropy_with_logits with its own backward node, whose formulas (torch's
+binary_cross_entropy_with_logits_backward and its target twin) are written with the engine's
+ops, so they can be differentiated again."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ import math
 
 import numpy as np
 
-from ..autograd import GradMode, Node, edge, sum_to
+from ..autograd import GradMode, Node, edge
 from ..dtypes import Size, result_type
 from ..matmul import addmm, matmul
-from ..ops import Grads, relu, sigmoid, stable_sigmoid, tanh
+from ..ops import Grads, _unary, add, div, mul, neg, relu, sigmoid, sub, sum_to, tanh, to
 from ..shape_ops import reshape, t
 from ..tensor import Tensor
 from ..versions import record
@@ -39,28 +41,48 @@ def _log_sigmoid(z: np.ndarray) -> np.ndarray:
     return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
+class LogSigmoidBackward0(Node):
+    __slots__ = ()
+
+    def apply(self, g: Tensor) -> Grads:
+        (z,) = self.saved  # type: ignore[misc]
+        return (mul(g, sigmoid(neg(z))),)  # d/dz log sigmoid(z) = 1 - sigmoid(z) = sigmoid(-z)
+
+
+def log_sigmoid(z: Tensor) -> Tensor:
+    return _unary(z, _log_sigmoid(z._data), LogSigmoidBackward0, saves_input=True)
+
+
 class BinaryCrossEntropyWithLogitsBackward0(Node):
     __slots__ = ("reduction", "dtypes")
     reduction: str
     dtypes: tuple[np.dtype, np.dtype]
 
-    def apply(self, g: np.ndarray) -> Grads:
-        z, y, w, pw = self.saved  # type: ignore[misc]
+    def apply(self, g: Tensor) -> Grads:
+        input, target, weight, pos_weight = self.saved  # type: ignore[misc]  # noqa: A001
+        ct = result_type(input._data, target._data)
+        z, y = to(input, ct), to(target, ct)
+        w = None if weight is None else to(weight, ct)
+        pw = None if pos_weight is None else to(pos_weight, ct)
         if self.reduction == "mean":
-            g = g / z.size
+            g = div(g, z._data.size)
         gz = gy = None
         if self.needs(0):
-            s = stable_sigmoid(z)
-            gz = s - y if pw is None else (pw * y + 1 - y) * s - pw * y
+            s = sigmoid(z)
+            if pw is None:
+                gz = sub(s, y)
+            else:  # (pw y + 1 - y) s - pw y
+                pwy = mul(pw, y)
+                gz = sub(mul(sub(add(pwy, 1), y), s), pwy)
             if w is not None:
-                gz = gz * w
-            gz = sum_to(gz * g, z.shape).astype(self.dtypes[0], copy=False)
+                gz = mul(gz, w)
+            gz = to(sum_to(mul(gz, g), z._data.shape), self.dtypes[0])
         if self.needs(1):
             # d/dy of (1-y)z - ((pw-1)y+1) logsigmoid(z) = -z - (pw-1) logsigmoid(z)
-            gy = -z if pw is None else -z - (pw - 1) * _log_sigmoid(z)
+            gy = neg(z) if pw is None else sub(neg(z), mul(sub(pw, 1), log_sigmoid(z)))
             if w is not None:
-                gy = gy * w
-            gy = sum_to(gy * g, y.shape).astype(self.dtypes[1], copy=False)
+                gy = mul(gy, w)
+            gy = to(sum_to(mul(gy, g), y._data.shape), self.dtypes[1])
         return gz, gy
 
 
@@ -109,7 +131,9 @@ def binary_cross_entropy_with_logits(
 
     if not (GradMode.enabled and (input._requires_grad or target._requires_grad)):
         return Tensor._wrap(loss)
-    node = BinaryCrossEntropyWithLogitsBackward0((edge(input), edge(target)), (zc, yc, w, pw))
+    node = BinaryCrossEntropyWithLogitsBackward0(
+        (edge(input), edge(target)), (input, target, weight, pos_weight)
+    )
     node.reduction, node.dtypes = reduction, (z.dtype, y.dtype)
     record(node, (input, target, weight, pos_weight))  # torch saves all four
     return Tensor._result(loss, node)

@@ -35,16 +35,15 @@ class FaultyEngine(Bug):
 
     def node_vjp(self, node: Node, grad: np.ndarray) -> list[np.ndarray | None]:
         """One node's backward, called directly on the engine's node object."""
-        if callable(node):  # PyTorch's nodes are called; the reference engine's have .apply
-            with self.m.no_grad():
-                raw = node(self.tensor(grad))
-            raw = raw if isinstance(raw, tuple) else (raw,)
-            return [None if g is None else self.to_numpy(g) for g in raw]
-        if getattr(node, "saved", ()) is None:
+        if not callable(node) and getattr(node, "saved", ()) is None:
             from autograd_conformance_reference.autograd import FREED_MSG
 
             raise RuntimeError(FREED_MSG)
-        return list(node.apply(grad))
+        # PyTorch's nodes are called; the reference engine's have .apply. Both take a tensor.
+        with self.m.no_grad():
+            raw = node(self.tensor(grad)) if callable(node) else node.apply(self.tensor(grad))
+        raw = raw if isinstance(raw, tuple | list) else (raw,)
+        return [None if g is None else self.to_numpy(g) for g in raw]
 
     def leaf_of(self, node: Node) -> Tensor | None:
         return self.accumulated_tensor(node)
