@@ -71,6 +71,10 @@ class Variable(Protocol):
         """Add `grad` into the leaf's .grad."""
         ...
 
+    def _retain_grad(self, grad: Grad) -> None:
+        """Add `grad` into the .grad of this non-leaf that called retain_grad()."""
+        ...
+
     def _grad_tensor(self, grad: Grad, create_graph: bool) -> Variable:
         """What autograd.grad returns for this input, given the gradient that reached it."""
         ...
@@ -145,6 +149,12 @@ class CopyBackwards(Node):
         return (grad,)
 
 
+class CloneBackward0(CopyBackwards):
+    """What a retained non-leaf .grad records when it is made in grad mode: torch clones."""
+
+    __slots__ = ()
+
+
 # --- the engine ------------------------------------------------------------------------------
 def _execute(
     roots: list[tuple[Node, Grad]],
@@ -213,7 +223,7 @@ def _run(
             if runs_here:
                 grad = run_tensor_hooks(node.hooks, grad)  # then retain_grad sees their result
                 if node.retained is not None:
-                    node.retained._accumulate_grad(grad)
+                    node.retained._retain_grad(grad)
                 if node.versions:  # a saved tensor written in place since: refuse
                     check_saved_versions(node)
                 grads = node.apply(grad)

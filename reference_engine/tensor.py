@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd, hooks, versions
-from .autograd import AccumulateGrad, CopyBackwards, Node, edge
+from .autograd import AccumulateGrad, CloneBackward0, CopyBackwards, Node, edge
 from .dtypes import CPU, Size, device, dtype, short_name, to_dtype
 from .grad_mode import GradMode, InferenceArray, mark_if_inference, refuse_saved_inference
 
@@ -103,6 +103,20 @@ class Tensor:
             self._grad = Tensor._wrap(np.array(grad._data, dtype=data.dtype, order="C"))
         else:
             np.add(g._data, grad._data, out=g._data, casting="unsafe")
+
+    def _retain_grad(self, grad: Tensor) -> None:
+        """torch's retain_grad hook: the first gradient is a clone (recorded as CloneBackward0
+        in grad mode, when the gradient requires grad), later ones make a new .grad, old + new,
+        always out of place (so a plain backward, or an autograd.grad passing through, leaves a
+        .grad without history)."""
+        g = self._grad
+        if g is not None:
+            self._grad = g + grad  # type: ignore[operator]
+        elif GradMode.enabled and grad._requires_grad:
+            copy = np.array(grad._data, order="C")
+            self._grad = Tensor._result(copy, CloneBackward0((edge(grad),)))
+        else:
+            self._grad = Tensor._wrap(np.array(grad._data, order="C"))
 
     def _grad_tensor(self, grad: Tensor, create_graph: bool) -> Tensor:
         """What autograd.grad returns for us: with create_graph the gradient itself, part of the
