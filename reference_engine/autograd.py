@@ -161,24 +161,29 @@ def _execute(
     keep_graph: bool,
     targets: set[Node] | None = None,
     create_graph: bool = False,
+    ran: set[Node] | None = None,
 ) -> dict[Node, Grad]:
     """Run the graph once in topological order (Kahn's algorithm): a node runs when all its
     consumers have run, so it sees the sum of the gradients from every path, exactly once.
 
     Without `targets` every node runs, AccumulateGrad included (backward). With `targets`,
     only nodes with a target below them run, and the gradients arriving at the targets are
-    returned instead of accumulated (autograd.grad, backward(inputs=...)).
+    returned instead of accumulated (autograd.grad, backward(inputs=...)); `ran`, if given,
+    collects the targets that ran themselves.
 
     The nodes run in grad mode `create_graph`, so their ops record a graph of the gradients
     exactly when asked to. NumPy's warnings are silenced: torch's kernels give inf and nan
     without a word, and the forward ops already do the same.
     """
     with set_grad_enabled(create_graph), np.errstate(all="ignore"):
-        return _run(roots, keep_graph, targets)
+        return _run(roots, keep_graph, targets, ran)
 
 
 def _run(
-    roots: list[tuple[Node, Grad]], keep_graph: bool, targets: set[Node] | None
+    roots: list[tuple[Node, Grad]],
+    keep_graph: bool,
+    targets: set[Node] | None,
+    ran: set[Node] | None,
 ) -> dict[Node, Grad]:
     # pass 1: count each node's consumers; refuse freed nodes before any .grad is touched
     deps: dict[Node, int] = {}
@@ -220,6 +225,8 @@ def _run(
             if runs is not None and node in targets:  # type: ignore[operator]
                 # torch passes a capture through the hooks only when the node itself won't run
                 captured[node] = grad if runs_here else run_tensor_hooks(node.hooks, grad)
+                if runs_here and ran is not None:
+                    ran.add(node)
             if runs_here:
                 grad = run_tensor_hooks(node.hooks, grad)  # then retain_grad sees their result
                 if node.retained is not None:
@@ -318,15 +325,18 @@ def backward(
     if create_graph:
         _warn_cycle_once()
     keep = create_graph if retain_graph is None else retain_graph
-    captured = _execute(roots, bool(keep), targets, create_graph)
-    if inputs is not None:
+    ran: set[Node] = set()
+    captured = _execute(roots, bool(keep), targets, create_graph, ran)
+    if inputs is None:
+        return
+    with set_grad_enabled(create_graph), np.errstate(all="ignore"):  # as the nodes ran
         for t in _as_seq(inputs):
             node = t._grad_fn if t._grad_fn is not None else t._accumulator()
             if node in captured and t._requires_grad:
                 if isinstance(node, AccumulateGrad):
                     node.apply(captured[node])  # a leaf's post-accumulate hooks run too
-                else:
-                    t._accumulate_grad(captured[node])
+                elif not (node.retained is t and node in ran):  # its retain_grad did it
+                    t._retain_grad(captured[node])  # a non-leaf input: as retain_grad
 
 
 def grad(

@@ -378,3 +378,33 @@ def test_retained_grad_is_replaced_out_of_place_as_in_torch() -> None:
         first, before = h.grad, h.grad.tolist()
         (h * h).sum().backward()
         assert h.grad is not first and first.tolist() == before, lib.__name__
+
+
+def _inputs_history(lib: Any, retain: bool, create: bool, both: bool) -> list[Any]:
+    """Per backward(inputs=...) call and input: .grad's values, its grad_fn, and whether it is
+    still the tensor the previous call left (accumulated in place)."""
+    x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = x * 2
+    if retain:
+        h.retain_grad()
+    y = (h * h * x).sum()
+    inputs = [x, h] if both else [h]
+    history: list[Any] = []
+    previous: dict[int, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(2):
+            y.backward(inputs=inputs, retain_graph=True, create_graph=create)
+            for i, t in enumerate(inputs):
+                same = previous.get(i) is t.grad
+                history.append((t.grad.tolist(), type(t.grad.grad_fn).__name__, same))
+                previous[i] = t.grad
+    return history
+
+
+@pytest.mark.parametrize("create", [False, True])
+@pytest.mark.parametrize("retain", [False, True])
+@pytest.mark.parametrize("both", [False, True])
+def test_backward_inputs_accumulates_as_torch(create: bool, retain: bool, both: bool) -> None:
+    # a non-leaf input gets .grad as retain_grad gives it (once, even when it also retains)
+    assert _inputs_history(re, retain, create, both) == _inputs_history(torch, retain, create, both)
