@@ -408,3 +408,27 @@ def _inputs_history(lib: Any, retain: bool, create: bool, both: bool) -> list[An
 def test_backward_inputs_accumulates_as_torch(create: bool, retain: bool, both: bool) -> None:
     # a non-leaf input gets .grad as retain_grad gives it (once, even when it also retains)
     assert _inputs_history(re, retain, create, both) == _inputs_history(torch, retain, create, both)
+
+
+def test_saved_tensor_written_before_the_second_backward_is_refused_as_torch() -> None:
+    messages = []
+    for lib in (re, torch):
+        x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        y = x.exp()
+        (g,) = lib.autograd.grad((y * 1.0).sum(), x, create_graph=True)
+        with lib.no_grad():
+            y.mul_(2)  # ExpBackward0 saved y, and so did the graph of g
+        with pytest.raises(RuntimeError) as raised:
+            lib.autograd.grad(g.sum(), x)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+
+
+def test_create_graph_records_even_under_no_grad_as_torch() -> None:
+    for lib in (re, torch):
+        x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        y = (x * x).sum()
+        with lib.no_grad():
+            (g,) = lib.autograd.grad(y, x, create_graph=True)
+            assert not lib.is_grad_enabled()  # the engine's grad mode was its own
+        assert g.requires_grad and g.grad_fn is not None
