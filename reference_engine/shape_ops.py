@@ -215,7 +215,10 @@ def _scatter(
 ) -> Tensor:
     """Zeros of `shape` with g added at `key`; repeated indices accumulate."""
     out = np.zeros(shape, dtype=g._data.dtype)
-    np.add.at(out, key, g._data)
+    if node_cls is IndexPutBackward0:
+        np.add.at(out, key, g._data)  # unbuffered: an index may repeat
+    else:
+        out[key] = g._data  # ints and slices select each element once
     if not (GradMode.enabled and g._requires_grad):
         return Tensor._wrap(out)
     node = node_cls((edge(g),))
