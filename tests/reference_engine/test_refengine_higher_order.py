@@ -432,3 +432,13 @@ def test_create_graph_records_even_under_no_grad_as_torch() -> None:
             (g,) = lib.autograd.grad(y, x, create_graph=True)
             assert not lib.is_grad_enabled()  # the engine's grad mode was its own
         assert g.requires_grad and g.grad_fn is not None
+
+
+def test_grad_with_create_graph_hands_back_the_gradient_itself_as_torch() -> None:
+    # d y / d y with seed v: torch returns v itself (no copy) with create_graph=True
+    for lib in (re, torch):
+        x = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        y = x.exp()
+        v = lib.tensor(np.array([0.5, 2.0]))
+        (g,) = lib.autograd.grad(y, y, v, create_graph=True)
+        assert g is v, lib.__name__
