@@ -77,6 +77,9 @@ class Capabilities:
     device_placement: bool = False
     """`device_of` and `grad_device` report where a tensor and its .grad live (parity suite)."""
     dtypes: frozenset[str] = frozenset({"float32", "float64"})
+    """The float dtypes the engine computes in, of "float16", "bfloat16", "float32", "float64"
+    (`has("dtype:float16")`). Those NumPy has travel as host arrays of that dtype; "bfloat16"
+    needs `cast` and `dtype` (CAST_METHODS) and reads back as float32."""
     ops: frozenset[str] = ALL_OPS
     """The ops of the op table the adapter maps. Derived, not written: the shipped adapters
     narrow it to what `conformance.backends.opmap.resolve` bound for their engine (the same name
@@ -269,6 +272,18 @@ class GradModeAdapter(TapeAdapter, Protocol):
 
 
 @runtime_checkable
+class CastAdapter(Adapter, Protocol):
+    """Dtypes NumPy lacks, for engines declaring "bfloat16" in `Capabilities.dtypes`."""
+
+    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
+        """PyTorch's `tensor.to(dtype)` for a dtype name of `Capabilities.dtypes`: a new tensor,
+        recorded (differentiable) where the tensor requires grad. A bfloat16 tensor is made as
+        `cast(tensor(float32 array), "bfloat16")`, and `to_numpy` reads it back as float32."""
+
+    def dtype(self, tensor: Tensor) -> str: ...
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -326,6 +341,7 @@ POST_ACCUMULATE_HOOK_METHODS = ("register_post_accumulate_grad_hook", "remove_ho
 SEED_METHODS = ("backward_tensor",)
 GRAD_MODE_METHODS = ("grad_mode", "is_grad_enabled")
 INFERENCE_METHODS = ("is_inference",)
+CAST_METHODS = ("cast", "dtype")
 
 
 def missing_members(adapter_class: type) -> list[str]:
@@ -349,6 +365,8 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += GRAD_MODE_METHODS
         if caps.tape and caps.inference_mode:
             needed += INFERENCE_METHODS
+        if "bfloat16" in caps.dtypes:
+            needed += CAST_METHODS
     else:
         needed.append("capabilities")
     return [member for member in needed if not hasattr(adapter_class, member)]

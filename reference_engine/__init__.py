@@ -20,7 +20,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .dtypes import Size, bool_, device, dtype, float32, float64, int32, int64
+from .dtypes import Size, bool_, device, dtype, float16, float32, float64, int32, int64
 from .grad_mode import (
     enable_grad,
     inference_mode,
@@ -61,6 +61,7 @@ globals().update(POINTWISE)  # the pointwise functions of ops.py (defpointwise),
 
 bool = bool_  # noqa: A001 - torch.bool
 long = int64
+half = float16
 float = float32  # noqa: A001
 double = float64
 int = int32  # noqa: A001 - torch.int is int32
@@ -82,11 +83,13 @@ __all__ = [
     "eq",
     "exp",
     "float",
+    "float16",
     "float32",
     "float64",
     "from_numpy",
     "ge",
     "gt",
+    "half",
     "inference_mode",
     "int",
     "int32",

@@ -20,13 +20,17 @@ class dtype:  # noqa: N801 - named like torch.dtype
         return f"reference_engine.{self.name}"
 
 
+float16 = dtype("float16", np.float16, 2, "Half")
 float32 = dtype("float32", np.float32, 2, "Float")
 float64 = dtype("float64", np.float64, 2, "Double")
 int64 = dtype("int64", np.int64, 1, "Long")
 int32 = dtype("int32", np.int32, 1, "Int")
 bool_ = dtype("bool", np.bool_, 0, "Bool")
 
-FROM_NUMPY: dict[np.dtype, dtype] = {d.np: d for d in (float32, float64, int64, int32, bool_)}
+FROM_NUMPY: dict[np.dtype, dtype] = {
+    d.np: d for d in (float16, float32, float64, int64, int32, bool_)
+}
+"""No bfloat16: NumPy has none, and the engine depends on NumPy alone."""
 DEFAULT_FLOAT = np.dtype(np.float32)
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
 

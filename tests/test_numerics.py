@@ -209,7 +209,8 @@ def test_closed_form_finite_and_right_at_extremes() -> None:
 
 def test_tolerance_table_is_complete_and_reasoned() -> None:
     for (dtype, device, check), tol in TABLE.items():
-        assert dtype in ("float32", "float64") and device in ("cpu", "cuda") and check in CHECKS
+        assert dtype in ("float16", "bfloat16", "float32", "float64")
+        assert device in ("cpu", "cuda") and check in CHECKS
         assert tol.reason.strip() and tol.rtol >= 0 and tol.atol >= 0
     for check in CHECKS:
         for device in ("cpu", "cuda"):

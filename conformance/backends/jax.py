@@ -93,7 +93,9 @@ SPELLINGS: dict[str, Spelling] = {
 class JaxAdapter:
     name: ClassVar[str] = "jax"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
-    capabilities: Capabilities = Capabilities.functional_only(notes=NOTES)
+    capabilities: Capabilities = Capabilities.functional_only(
+        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}), notes=NOTES
+    )
 
     def __init__(self, device: str = "cpu") -> None:
         try:
@@ -138,7 +140,15 @@ class JaxAdapter:
         return self.jax.device_put(np.asarray(array), self._device)
 
     def to_numpy(self, tensor: Tensor) -> np.ndarray:
-        return np.array(self.jax.device_get(tensor), copy=True)
+        host = self.jax.device_get(tensor)
+        # bfloat16 (ml_dtypes') reads back as float32, as the protocol says (exact).
+        return np.array(host.astype(np.float32) if self.dtype(host) == "bfloat16" else host)
+
+    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
+        return tensor.astype(getattr(self.jax.numpy, dtype))
+
+    def dtype(self, tensor: Tensor) -> str:
+        return str(tensor.dtype)
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
         return self._ops[op](args, params)

@@ -32,6 +32,7 @@ from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing,
 from conformance.spec.ops import expanded_shape, optional_operands
 
 NOTES = {
+    "dtype:bfloat16": "mygrad computes with NumPy, which has no bfloat16",
     "graph": "mygrad records each result's creator Operation but has no per-leaf accumulate "
     "nodes, so there is no AccumulateGrad-style graph to walk",
     "retain_graph": "mygrad.Tensor.backward always clears the graph after back-propagating; "
@@ -112,6 +113,7 @@ class MygradAdapter(TapeVJP):
         materialize_grads=False,
         hooks=False,
         post_accumulate_grad_hooks=False,
+        dtypes=frozenset({"float16", "float32", "float64"}),  # NumPy's: no bfloat16
         notes=NOTES,
     )
     # Tried on mygrad 2.5: it refuses these two with ValueError. It does not refuse backward() on

@@ -98,6 +98,10 @@ class PaddleAdapter(TensorHooks, TapeVJP):
         post_accumulate_grad_hooks=False,
         inference_mode=False,
         notes={
+            "dtype:float16": "Paddle 3.3 registers no float16 CPU kernel for add (nor most ops); "
+            "CUDA kernels exist but are not declared here",
+            "dtype:bfloat16": "Paddle 3.3's CPU kernels of add, exp, tanh, matmul, pow and most "
+            "ops are not registered for bfloat16; CUDA kernels exist but are not declared here",
             "inference_mode": "Paddle 3.3 has no inference mode and no inference tensors "
             "(paddle.inference is the deployment predictor, not a grad mode)",
             "materialize_grads": "paddle.grad has no materialize_grads: an unreached input gives "

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from conformance.backends.torchlike import TorchLikeAdapter
+from conformance.protocol import Capabilities
 
 
 class ReferenceAdapter(TorchLikeAdapter):
     name: ClassVar[str] = "reference"
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    capabilities: Capabilities = replace(
+        TorchLikeAdapter.capabilities,
+        dtypes=frozenset({"float16", "float32", "float64"}),
+        notes={
+            "dtype:bfloat16": "the reference engine depends on NumPy alone, which has no bfloat16"
+        },
+    )
 
     def __init__(self, device: str = "cpu") -> None:
         import autograd_conformance_reference as reference_engine

@@ -101,7 +101,9 @@ def _point_cache_at(helpers: Any, path: str) -> None:
 class TinygradAdapter:
     name: ClassVar[str] = "tinygrad"
     devices: ClassVar[tuple[str, ...]] = tuple(DEVICES)
-    capabilities: Capabilities = Capabilities.functional_only(notes=NOTES)
+    capabilities: Capabilities = Capabilities.functional_only(
+        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}), notes=NOTES
+    )
 
     def __init__(self, device: str = "cpu") -> None:
         cache = _own_cache_path()
@@ -156,7 +158,12 @@ class TinygradAdapter:
         return self.tg.Tensor(array, device=self._device)
 
     def to_numpy(self, tensor: Tensor) -> np.ndarray:
+        if tensor.dtype == self.tg.dtypes.bfloat16:  # NumPy has none: read back as float32
+            tensor = tensor.cast(self.tg.dtypes.float32)
         return np.array(tensor.numpy(), copy=True)
+
+    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
+        return tensor.cast(getattr(self.tg.dtypes, dtype))
 
     def apply(self, op: str, args: Sequence[Tensor], params: Mapping[str, Any]) -> Tensor:
         return self._ops[op](args, params)
@@ -164,6 +171,8 @@ class TinygradAdapter:
     def dtype(self, tensor: Tensor) -> str:
         from tinygrad.dtype import _to_np_dtype
 
+        if tensor.dtype == self.tg.dtypes.bfloat16:
+            return "bfloat16"
         return np.dtype(_to_np_dtype(tensor.dtype)).name
 
     def vjp(

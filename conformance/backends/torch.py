@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from conformance.backends.torchlike import TorchLikeAdapter
-from conformance.protocol import DeviceUnavailable, EngineMissing, Tensor
+from conformance.protocol import Capabilities, DeviceUnavailable, EngineMissing, Tensor
 
 
 class TorchAdapter(TorchLikeAdapter):
     name: ClassVar[str] = "torch"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    capabilities: Capabilities = replace(
+        TorchLikeAdapter.capabilities,
+        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}),
+    )
 
     def __init__(self, device: str = "cpu") -> None:
         try:
@@ -41,7 +46,12 @@ class TorchAdapter(TorchLikeAdapter):
         return {"device": self.device}
 
     def to_numpy(self, tensor: Tensor) -> np.ndarray:
-        return np.array(tensor.detach().cpu().numpy(), copy=True)
+        host = tensor.detach().cpu()
+        # bfloat16, which NumPy lacks, reads back as float32 (every bfloat16 value is one).
+        host = host.float() if host.dtype == self.m.bfloat16 else host
+        # force=True: a double backward may give an efficient zero tensor (ZeroTensor), which
+        # numpy() refuses without it.
+        return np.array(host.numpy(force=True), copy=True)
 
     def environment(self) -> dict[str, Any]:
         torch = self.m

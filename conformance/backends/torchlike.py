@@ -61,11 +61,14 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
         self._ops = resolve(module, SPELLINGS)
         self.capabilities = replace(self.capabilities, ops=self.capabilities.ops & set(self._ops))
         self._dtypes = {
+            "float16": module.float16,
             "float32": module.float32,
             "float64": module.float64,
             "int64": module.int64,
             "bool": module.bool,
         }
+        if hasattr(module, "bfloat16"):  # PyTorch; the reference engine has NumPy's dtypes only
+            self._dtypes["bfloat16"] = module.bfloat16
 
     # -- functional level -------------------------------------------------------------------
     def version(self) -> str:
@@ -203,6 +206,9 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
 
     def dtype(self, tensor: Tensor) -> str:
         return str(tensor.dtype).rsplit(".", 1)[-1]
+
+    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
+        return tensor.to(self._dtypes[dtype])
 
     def device_of(self, tensor: Tensor) -> str:
         return str(tensor.device)

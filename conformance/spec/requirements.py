@@ -517,6 +517,7 @@ HIGHER_ORDER = Area("Higher-order gradients", TAPE)
 FORWARD_MODE = Area("Forward mode", FUNCTIONAL)
 VIEWS = Area("Views and in-place ops", TAPE)
 DTYPES = Area("Floating-point dtypes", FUNCTIONAL)
+DTYPES_TAPE = Area("Floating-point dtypes of .grad", TAPE)
 
 _ERRORS: tuple[Requirement, ...] = (
     Requirement(
@@ -1024,7 +1025,78 @@ _FORWARD_MODE: tuple[Requirement, ...] = ()
 
 _VIEWS: tuple[Requirement, ...] = ()
 
-_DTYPES: tuple[Requirement, ...] = ()
+_LOW_PRECISION = (
+    "Low-precision dtypes NumPy lacks (bfloat16) are made and read through the adapter's `cast` "
+    "(docs/adapters.md); a dtype the engine does not declare makes its cases not applicable."
+)
+
+_DTYPES: tuple[Requirement, ...] = (
+    Requirement(
+        "DTYPE-002",
+        "Every op keeps its operands' low-precision dtype",
+        statement="Each op of the op set applied to float16 or bfloat16 operands (with Python "
+        "numbers as parameters, such as pow's exponent) MUST return a result of that dtype, "
+        "reductions and BCE-with-logits included, and gt a bool result.",
+        area=DTYPES,
+        capabilities=(),
+        tolerances=(),
+        source="PyTorch 2.13 observed: sum, mean, matmul, linear, pow(x, 1.5), "
+        "binary_cross_entropy_with_logits of float16 or bfloat16 tensors are float16 or "
+        "bfloat16 (CPU sums accumulate in float32 internally and round once: 2048 + 16 ones "
+        "sum to 2064 in float16); Python scalars are weakly typed; docs: Tensor Attributes "
+        "(type promotion). " + _LOW_PRECISION,
+    ),
+    Requirement(
+        "DTYPE-003",
+        "Gradients in float16, bfloat16 and float32 have the input's dtype and its precision",
+        statement="The VJP of each differentiable op applied to float16, bfloat16 or float32 "
+        "operands MUST return, for each operand, a gradient of that operand's dtype that agrees "
+        "with the float64 gradient at the same (exactly representable) values within the "
+        "dtype's tolerance, derived from its machine epsilon.",
+        area=DTYPES,
+        capabilities=(),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: torch.autograd.grad of every op of the op set in float16 "
+        "and bfloat16 returns float16 and bfloat16 gradients, within a few units of their eps "
+        "(2**-10, 2**-7) of the float64 gradient scaled by the computation's largest magnitude "
+        "(conformance/spec/tolerances.py); docs: Autograd mechanics, torch.finfo. "
+        + _LOW_PRECISION,
+    ),
+    Requirement(
+        "DTYPE-004",
+        "Mixed-dtype ops promote the result, and each gradient keeps its input's dtype",
+        statement="add, sub, mul and div of operands of two float dtypes MUST return a result of "
+        "the promoted dtype (torch.result_type: the wider dtype, except that a dimensioned "
+        "operand's dtype beats a 0-d operand's) and MUST return each operand's gradient in that "
+        "operand's own dtype, with the float64 gradient's values within the tolerance of the "
+        "lower of the two precisions involved.",
+        area=DTYPES,
+        capabilities=(),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: float32 * float64 is float64 with gradients float32 and "
+        "float64; float16 + float32 is float32 with a float16 gradient for the float16 operand; "
+        "a (2, 3) float16 times a 0-d float64 is float16 and the 0-d operand's gradient is "
+        "float64 (the gradient is computed in the promoted dtype and cast back by "
+        "ToCopyBackward / the op's autograd formula); docs: Tensor Attributes (type promotion), "
+        "torch.result_type.",
+    ),
+)
+
+_DTYPES_TAPE: tuple[Requirement, ...] = (
+    Requirement(
+        "DTYPE-005",
+        ".grad of a low-precision or mixed-dtype leaf has the leaf's dtype",
+        statement="After backward through ops on float16 or bfloat16 leaves, and through a "
+        "mixed-dtype op, every leaf's .grad MUST have that leaf's own dtype.",
+        area=DTYPES_TAPE,
+        capabilities=_TAPE,
+        tolerances=(),
+        source="PyTorch 2.13 observed: x.grad.dtype == x.dtype for float16 and bfloat16 leaves "
+        "(a float32 seed for a float16 root is cast to float16), and for a float16 leaf a "
+        "multiplied by a float32 leaf b, a.grad is float16 and b.grad float32; AccumulateGrad "
+        "refuses a .grad of another dtype; docs: torch.Tensor.grad. " + _LOW_PRECISION,
+    ),
+)
 
 REQUIREMENTS: tuple[Requirement, ...] = (
     *_FIRST,
@@ -1036,6 +1108,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     *_FORWARD_MODE,
     *_VIEWS,
     *_DTYPES,
+    *_DTYPES_TAPE,
 )
 
 BY_ID: dict[str, Requirement] = {req.id: req for req in REQUIREMENTS}

@@ -54,6 +54,7 @@ EXAMPLE = REPO / "examples" / "micrograd_adapter"
 HOST_DEVICES = ("cpu", "python")
 """Devices that compute on this machine's CPU (tinygrad's PYTHON device interprets its kernels)."""
 FLOAT_DTYPES = ("float32", "float64")
+LOW_PRECISION_DTYPES = ("float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,23 @@ def test_satisfies_the_protocol_for_what_it_declares(case: Case) -> None:
     if not caps.tape:
         # Nothing of the tape is faked where the engine has none (`dtype` is a plain query).
         assert [m for m in TAPE_METHODS if m != "dtype" and hasattr(case.cls, m)] == []
-    assert caps.ops <= ALL_OPS and caps.dtypes <= set(FLOAT_DTYPES)
+    assert caps.ops <= ALL_OPS and caps.dtypes <= {*FLOAT_DTYPES, *LOW_PRECISION_DTYPES}
+
+
+def test_bfloat16_is_made_by_cast_and_read_back_as_float32(adapter: Any) -> None:
+    """A declared bfloat16 is made by `cast` from float32 and reads back as float32, exactly;
+    float16 travels as a float16 host array."""
+    values = np.array([[1.0, -2.5], [0.25, 3.0]], np.float32)  # exact in bfloat16 and float16
+    if "bfloat16" in adapter.capabilities.dtypes:
+        low = adapter.cast(adapter.tensor(values), "bfloat16")
+        assert adapter.dtype(low) == "bfloat16"
+        back = adapter.to_numpy(low)
+        assert back.dtype == np.float32
+        np.testing.assert_array_equal(back, values)
+        assert adapter.dtype(adapter.cast(low, "float32")) == "float32"
+    if "float16" in adapter.capabilities.dtypes:
+        half = adapter.tensor(values.astype(np.float16))
+        assert adapter.to_numpy(adapter.apply("mul", [half, half], {})).dtype == np.float16
 
 
 def test_every_absence_is_explained(case: Case) -> None:

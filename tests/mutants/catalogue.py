@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tests.mutants import (
     aliasing,
+    dtypes,
     engine,
     errors,
     grad_modes,
@@ -114,6 +115,12 @@ BUGS: tuple[type[Bug], ...] = (
     grad_modes.InferenceModeIsNoGrad,
     grad_modes.InferenceDecoratorLeaksOnRaise,
     grad_modes.InferenceTensorSavedSilently,
+    # own designs: floating-point dtypes
+    dtypes.HalfReductionReturnsFloat32,
+    dtypes.HalfGradientsInFloat32,
+    dtypes.Float32GradientsThroughHalf,
+    dtypes.MixedGradientInPromotedDtype,
+    dtypes.HalfLeafGradInFloat32,
 )
 
 CATALOGUE: tuple[type[Bug], ...] = tuple(on_reference(bug, __name__) for bug in BUGS)
