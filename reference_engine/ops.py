@@ -536,7 +536,10 @@ def defpointwise(
         node = node_cls((edge(a),))
         res = Tensor._result(out, node)
         node.saved = (a, res)
-        record(node, (), res) if saves_result else record(node, (a,))
+        if saves_result:
+            record(node, (), res)
+        else:
+            record(node, (a,))
         return res
 
     fn.__name__ = fn.__qualname__ = name
