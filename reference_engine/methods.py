@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import matmul, ops, shape_ops
+from . import matmul, ops, shape_ops, views
 from .dtypes import dtype
 from .tensor import Tensor
 
@@ -72,6 +72,7 @@ METHODS: dict[str, Any] = {
     "expand": lambda self, *sizes: shape_ops.expand(self, shape_ops.size_args(sizes)),
     "unsqueeze": shape_ops.unsqueeze,
     "squeeze": lambda self, dim: shape_ops.squeeze(self, dim),
+    "narrow": views.narrow,
     "__getitem__": shape_ops.index,
     "__setitem__": shape_ops.index_put_,
     # in-place (see ops.inplace for the leaf rule); x += y is x.add_(y)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import shape_ops
+from . import shape_ops, views
 from .autograd import GradMode, Node, edge, no_grad
 from .creation import tensor
 from .dtypes import DEFAULT_FLOAT, result_type, short_name
@@ -702,6 +702,8 @@ def inplace(t: Tensor, fn: Callable[[Tensor, Any], Tensor], other: Tensor | Scal
     """t.op_(other). On a leaf that requires grad this is only legal under no_grad (an
     optimizer step), and it stays a leaf. Anywhere else the op is recorded and t's history
     is rebased onto the new node, so t becomes a non-leaf, as in torch."""
+    if views.view_of(t) is not None:  # through a view, the base is rebased (views.py)
+        return views.inplace(t, fn, other)
     check_inplace(t)
     other_req = isinstance(other, Tensor) and other._requires_grad
     if GradMode.enabled and (t._requires_grad or other_req):

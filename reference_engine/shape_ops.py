@@ -18,7 +18,8 @@ from . import ops
 from .autograd import GradMode, Node, edge
 from .dtypes import Size
 from .tensor import Scalar, Tensor
-from .versions import bump, share
+from .versions import bump
+from .views import share_view as share  # views record their base
 
 
 def size_args(args: tuple[Any, ...]) -> tuple[int, ...]:

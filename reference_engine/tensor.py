@@ -35,9 +35,11 @@ DETACH_HINT = (
 
 
 class Tensor:
-    # _version_counter: made on first need (versions.py), shared by detach() and views
+    # _version_counter: made on first need (versions.py), shared by detach() and views;
+    # _view: a view's base and index map (views.py), set only on views
     __slots__ = (
-        "_data", "_requires_grad", "_grad_fn", "_grad", "_acc", "_retains_grad", "_version_counter"
+        "_data", "_requires_grad", "_grad_fn", "_grad", "_acc", "_retains_grad", "_version_counter",
+        "_view",
     )  # fmt: skip
 
     def __init__(self, data: Any = ()) -> None:
@@ -317,7 +319,7 @@ class Tensor:
         if self._data.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype!r}")
         if self._grad_fn is not None:
-            extras.append(f"grad_fn=<{self._grad_fn.name()}>")
+            extras.append(f"grad_fn=<{type(self._grad_fn).__name__}>")  # CopySlices, as torch
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"

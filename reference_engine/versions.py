@@ -66,6 +66,10 @@ def bump(t: Any) -> None:
 def share(view: Any, base: Any) -> Any:
     """Give `view` its base's counter when it aliases the base's storage, as torch's views and
     detach() do; a copy (NumPy could not view) keeps a counter of its own."""
+    if view._data is base._data and not isinstance(base._data, np.ndarray):
+        # a 0-d result NumPy handed back as a scalar: both get one writable 0-d array, so that
+        # a write through either is seen by the other (detach() of a 0-d tensor)
+        base._data = view._data = np.array(base._data)
     if np.may_share_memory(view._data, base._data):
         view._version_counter = counter(base)
     return view
@@ -92,7 +96,11 @@ def check(node: Any) -> None:
             # torch names the saved tensor's producer: a saved input's current grad_fn (none for
             # a leaf), or the node itself for its own result
             producer = node if variable is None else variable._grad_fn
-            which = "" if producer is None else f", which is output 0 of {_op_name(producer)},"
+            which = ""
+            if producer is not None:
+                # torch regenerates a view's grad_fn once its version moves: AsStridedBackward0
+                view = getattr(variable, "_view", None) is not None
+                which = f", which is output 0 of {'AsStrided' if view else _op_name(producer)},"
             raise RuntimeError(
                 MODIFIED_MSG.format(
                     kind=_TENSOR_KIND.get(data.dtype.name, data.dtype.name),

@@ -1,7 +1,6 @@
 """mygrad VIEW-005: an in-place op on a view of a leaf is recorded, not refused."""
 
 import mygrad as mg
-import numpy as np
 
 x = mg.tensor([[1.0, 2.0], [3.0, 4.0]])  # a leaf that requires grad (not a constant)
 v = x[:, :1]  # a view of x (v.base is x)
