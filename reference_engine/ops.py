@@ -748,6 +748,8 @@ class ZeroBackward0(Node):
 
 
 def zero_(t: Tensor) -> Tensor:
+    if views.view_of(t) is not None:  # through a view, the base is rebased (views.py)
+        return views.zero_(t)
     check_inplace(t)
     _writable(t)[...] = 0
     bump(t)

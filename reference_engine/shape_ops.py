@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import ops, views
 from .autograd import GradMode, Node, edge
 from .dtypes import Size
 from .tensor import Scalar, Tensor
@@ -278,14 +278,19 @@ def _index_one(a: Tensor, key: Any) -> Tensor:
 
 
 def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
+    key = _key(index)
+    if isinstance(key, int | slice) or (
+        isinstance(key, tuple) and all(isinstance(k, int | slice) for k in key)
+    ):  # a view of a, written: CopySlices (views.py)
+        return views.setitem(a, key, value)
     ops.check_inplace(
         a, "a view of a leaf Variable that requires grad is being used in an in-place operation."
     )
     v = ops.as_tensor(value)
     if GradMode.enabled and (a._requires_grad or v._requires_grad):
         raise NotImplementedError(
-            "reference_engine records no CopySlices node: index assignment into a tensor that"
-            " is part of a graph is not supported"
+            "reference_engine records no IndexPutBackward0 node: assignment through an integer"
+            " or bool index into a tensor that is part of a graph is not supported"
         )
-    a._data[_key(index)] = v._data
+    a._data[key] = v._data
     bump(a)

@@ -12,6 +12,9 @@ what torch does:
   goes through the in-place op's backward; the op's other operands get their gradients from it;
 - the view's grad_fn becomes AsStridedBackward0, which sends its gradient into that CopySlices.
 
+zero_() through a view, and `a[key] = value` for a key of ints and slices (the write of a view of
+a, a CopyBackwards node inside CopySlices), are rebased the same way.
+
 Not modelled: torch also regenerates the grad_fn of every OTHER view of the same base when the
 base is written (lazily, on the next access of that view's grad_fn); here only the view written
 through and its base change.
@@ -27,7 +30,7 @@ import numpy as np
 from . import ops, shape_ops
 from .autograd import GradMode, Node, edge, no_grad
 from .tensor import Scalar, Tensor
-from .versions import share
+from .versions import bump, share
 
 VIEW_OF_LEAF_MSG = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
@@ -147,7 +150,21 @@ def _scatter(g: Tensor, size: int, index: np.ndarray) -> Tensor:
     return shape_ops._scatter(g, (size,), index, shape_ops.IndexPutBackward0)
 
 
-def inplace(view: Tensor, fn: Callable[[Tensor, Any], Tensor], other: Tensor | Scalar) -> Tensor:
+def zero_(view: Tensor) -> Tensor:
+    """view.zero_(): an in-place op like the others, its own node ZeroBackward0."""
+    return inplace(view, _zeros, None)
+
+
+def _zeros(a: Tensor, _: None) -> Tensor:
+    out = np.zeros_like(a._data)
+    if not (GradMode.enabled and a._requires_grad):
+        return Tensor._wrap(out)
+    return Tensor._result(out, ops.ZeroBackward0((edge(a),)))
+
+
+def inplace(
+    view: Tensor, fn: Callable[[Tensor, Any], Tensor], other: Tensor | Scalar | None
+) -> Tensor:
     """view.op_(other) for a view made by shape_ops (ops.inplace hands such tensors here)."""
     record = view_of(view)
     assert record is not None  # ops.inplace hands only views here
@@ -167,15 +184,55 @@ def inplace(view: Tensor, fn: Callable[[Tensor, Any], Tensor], other: Tensor | S
     old._grad_fn = view._grad_fn
     result = fn(old, other)
     ops._write(view, result._data)  # into the base's memory, counted on the shared counter
-    inner = result._grad_fn
-    assert inner is not None  # recorded: grad mode is on and an operand requires grad
+    assert result._grad_fn is not None  # recorded: grad mode is on and an operand requires grad
+    _rebase(base, record.index, result._grad_fn, view)
+    return view
+
+
+def _rebase(base: Tensor, index: np.ndarray, inner: Node, view: Tensor | None) -> None:
+    """Give the base a CopySlices node over `inner`, the node of the write to the elements at
+    `index`, and the view written through (if one was) an AsStridedBackward0 into it."""
     node = CopySlices((edge(base), *inner.next_functions[1:]))
-    node.fn, node.index, node.shape = inner, record.index, base._data.shape
+    node.fn, node.index, node.shape = inner, index, base._data.shape
     outside = np.ones(base._data.size, dtype=base._data.dtype)
-    outside[record.index.ravel()] = 0
+    outside[index.ravel()] = 0
     node.outside = outside
     base._grad_fn, base._requires_grad = node, True
-    view_node = AsStridedBackward0(((node, 0),))
-    view_node.index, view_node.shape = record.index, base._data.shape
-    view._grad_fn, view._requires_grad = view_node, True
-    return view
+    record = None if view is None else view_of(view)
+    if view is not None and record is not None:
+        view_node = AsStridedBackward0(((node, 0),))
+        view_node.index, view_node.shape = record.index, base._data.shape
+        view._grad_fn, view._requires_grad = view_node, True
+
+
+# --- index assignment, a[key] = value ----------------------------------------------------------
+class CopyBackwards(Node):
+    """The write of `a[key] = value` (copy_ into the selected elements): nothing flows to the
+    old elements, and the value gets the gradient summed to its shape."""
+
+    __slots__ = ("shape",)
+    shape: tuple[int, ...]
+
+    def apply(self, g: Tensor) -> ops.Grads:
+        return (None, ops.sum_to(g, self.shape) if self.needs(1) else None)
+
+
+def setitem(a: Tensor, key: Any, value: Tensor | Scalar) -> None:
+    """a[key] = value for a key of ints and slices: the selected elements of a (a view of them
+    in torch) are overwritten, and a's base is rebased onto CopySlices."""
+    record = view_of(a)
+    base = a if record is None else record.base
+    if GradMode.enabled and base._requires_grad and base._grad_fn is None:
+        raise RuntimeError(VIEW_OF_LEAF_MSG)
+    whole = np.arange(base._data.size).reshape(base._data.shape) if record is None else record.index
+    index = np.array(whole[key])
+    if np.unique(index).size != index.size:
+        raise RuntimeError(OVERLAPPING_MSG)
+    v = ops.as_tensor(value)
+    ops._writable(a)[key] = v._data
+    bump(a)
+    if not (GradMode.enabled and (a._requires_grad or v._requires_grad)):
+        return
+    inner = CopyBackwards(((None, 0), edge(v)))
+    inner.shape = v._data.shape
+    _rebase(base, index, inner, a if record is not None else None)

@@ -106,7 +106,7 @@ VIEWS: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.parametrize("view", sorted(VIEWS))
-@pytest.mark.parametrize("op", ["add_", "mul_"])
+@pytest.mark.parametrize("op", ["add_", "mul_", "sub_", "div_", "zero_"])
 @pytest.mark.parametrize("w_requires_grad", [True, False])
 def test_inplace_on_a_view_rebases_the_base(view: str, op: str, w_requires_grad: bool) -> None:
     def scenario(lib: Any) -> Record:
@@ -115,7 +115,7 @@ def test_inplace_on_a_view_rebases_the_base(view: str, op: str, w_requires_grad:
         v = VIEWS[view](b)
         w = lib.ones(v.shape, dtype=lib.float64) * 2.5
         w.requires_grad_(w_requires_grad)
-        getattr(v, op)(w)
+        getattr(v, op)() if op == "zero_" else getattr(v, op)(w)
         loss = (b * tensor(lib, S)).sum() + (v * v).sum()
         loss.backward()
         return [
@@ -186,6 +186,7 @@ def test_create_graph_through_copy_slices() -> None:
 REFUSED: dict[str, Callable[[Any], Any]] = {
     "view of a leaf": lambda lib: tensor(lib, X, True).narrow(0, 0, 1).add_(1),
     "transpose of a leaf": lambda lib: tensor(lib, X, True).t().mul_(2),
+    "zero_ on a view of a leaf": lambda lib: tensor(lib, X, True)[0].zero_(),
     "view of a view of a leaf": lambda lib: tensor(lib, X, True).t().narrow(0, 1, 1).add_(1),
     "expanded view": lambda lib: (tensor(lib, [1.0, 2.0], True) * 1).expand(3, 2).mul_(2),
     "narrow past the end": lambda lib: tensor(lib, X).narrow(1, 2, 2),
@@ -242,3 +243,32 @@ def test_detach_shares_storage_and_version_but_not_the_graph(shape: tuple[int, .
         return [host(y), *flags, host(x.grad)]
 
     assert same_on_both(scenario)[1:4] == [True, False, True]
+
+
+# -- index assignment -------------------------------------------------------------------------
+SETS: dict[str, Callable[[Any, Any, Any], None]] = {
+    "slice from a tensor": lambda b, w, lib: b.__setitem__((slice(0, 2), 1), w[0:2]),
+    "row from a broadcast tensor": lambda b, w, lib: b.__setitem__(1, w),
+    "row from a scalar": lambda b, w, lib: b.__setitem__(0, 5.0),
+    "element": lambda b, w, lib: b.__setitem__((1, 2), w[0]),
+    "through a transposed view": lambda b, w, lib: b.t().__setitem__(2, w[1:]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SETS))
+@pytest.mark.parametrize("base_requires_grad", [True, False])
+def test_index_assignment_rebases_the_base(case: str, base_requires_grad: bool) -> None:
+    def scenario(lib: Any) -> Record:
+        x = tensor(lib, X, True)
+        b = x * 2 if base_requires_grad else tensor(lib, X)
+        w = tensor(lib, [7.0, 8.0, 9.0], True)
+        SETS[case](b, w, lib)
+        refused = error(lambda: (b * tensor(lib, S)).sum().backward())  # when nothing needs grad
+        return [host(b), names(b.grad_fn), refused, host(x.grad), host(w.grad), b._version]
+
+    record = same_on_both(scenario)
+    assert record[1] is None or record[1][0] == "torch::autograd::CopySlices"
+
+
+def test_index_assignment_into_a_leaf_is_refused() -> None:
+    same_on_both(lambda lib: [error(lambda: tensor(lib, X, True).__setitem__(0, 1.0))])
