@@ -80,6 +80,10 @@ class Capabilities:
     """The float dtypes the engine computes in, of "float16", "bfloat16", "float32", "float64"
     (`has("dtype:float16")`). Those NumPy has travel as host arrays of that dtype; "bfloat16"
     needs `cast` and `dtype` (CAST_METHODS) and reads back as float32."""
+    complex_grads: bool = False
+    """Complex tensors (`tensor` of a complex64 or complex128 array) whose gradients follow
+    PyTorch's convention: for a real loss L of z = x + iy, z.grad = dL/dx + i dL/dy. Off unless
+    an engine opts in (issue 14)."""
     ops: frozenset[str] = ALL_OPS
     """The ops of the op table the adapter maps. Derived, not written: the shipped adapters
     narrow it to what `conformance.backends.opmap.resolve` bound for their engine (the same name

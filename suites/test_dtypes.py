@@ -24,6 +24,7 @@ from conformance.plugin import NOT_APPLICABLE
 from conformance.spec.ops import OP_ORDER, OPS
 from conformance.spec.program import Program
 from conformance.spec.render import literal
+from conformance.spec.tolerances import FD_STEP
 
 from .requirement import requirement
 from .strategies import arrays, for_backend, programs
@@ -355,3 +356,71 @@ def test_grad_has_the_leaf_dtype(backend: Any, dtype: str, data: st.DataObject) 
             )
     if all(backend.grad_dtype(leaf) is None for leaf in leaves):
         raise repro.fail(f"backward of {described} left no .grad at all", program)
+
+
+# -- DTYPE-006 ------------------------------------------------------------------------------------
+COMPLEX_OPS = ("mul", "add", "sub", "div", "exp", "sin", "tanh")
+
+
+@st.composite
+def complex_arrays(draw: Any, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """complex128 values whose real and imaginary parts have magnitudes in [low, high]."""
+    magnitude = st.floats(low, high, width=32)
+    parts = st.tuples(magnitude, st.booleans()).map(lambda mb: -mb[0] if mb[1] else mb[0])
+    real = draw(arrays(parts, shape, "float64"))
+    imag = draw(arrays(parts, shape, "float64"))
+    return np.asarray(real + 1j * imag, dtype=np.complex128)
+
+
+def complex_loss(backend: Any, op: str, z: Any, constant: Any) -> Any:
+    """sum(|op(z, c)|^2): a real scalar of a complex tensor."""
+    w = backend.apply(op, [z, constant] if op in MIXED_OPS else [z], {})
+    squared = backend.apply("pow", [backend.apply("abs", [w], {})], {"exponent": 2.0})
+    return backend.apply("sum", [squared], {})
+
+
+@requirement("DTYPE-006")
+@settings(max_examples=_budget() * 2)
+@given(data=st.data())
+def test_complex_gradients_follow_pytorch_convention(backend: Any, data: st.DataObject) -> None:
+    op = data.draw(st.sampled_from(COMPLEX_OPS), label="op")
+    shape = data.draw(st.sampled_from([(), (3,), (2, 2)]), label="shape")
+    z = data.draw(complex_arrays(shape, 0.0, 1.0), label="z")  # tanh's poles are at |y| = pi/2
+    c = data.draw(complex_arrays(shape, 0.25, 1.5), label="c")  # a divisor away from 0
+    leaf = backend.tensor(z, requires_grad=True)
+    repro = Repro(backend).line(f"z = torch.tensor({literal(z)}, requires_grad=True)")
+    repro.line(f"c = torch.tensor({literal(c)})")
+    w_src = f"torch.{op}(z, c)" if op in MIXED_OPS else f"torch.{op}(z)"
+    repro.line(f"{w_src}.abs().pow(2).sum().backward()")
+    with engine_must_not_raise(f"backward of sum(|{op}(z)|^2) for complex z", repro, None):
+        backend.backward(complex_loss(backend, op, leaf, backend.tensor(c)))
+    got, got_dtype = backend.grad(leaf), backend.grad_dtype(leaf)
+    if got is None or got_dtype != backend.dtype(leaf):
+        raise repro.fail(f"z.grad is {got_dtype}; expected z's {backend.dtype(leaf)}", None)
+
+    # dL/dx and dL/dy by central differences of the backend's own forward, element by element.
+    def loss_at(values: np.ndarray) -> float:
+        tensor = backend.tensor(values)
+        return float(backend.to_numpy(complex_loss(backend, op, tensor, backend.tensor(c))))
+
+    expected = np.zeros(shape, np.complex128)
+    magnitude = abs(loss_at(z))
+    for index in np.ndindex(shape):
+        h = FD_STEP * max(1.0, abs(z[index]))
+        for unit in (1.0, 1j):
+            plus, minus = z.copy(), z.copy()
+            plus[index] += h * unit
+            minus[index] -= h * unit
+            high, low = loss_at(plus), loss_at(minus)
+            expected[index] += unit * (high - low) / (2 * h)
+            magnitude = max(magnitude, abs(high), abs(low))
+    tol = tolerance(backend, "float64", "finite_difference")
+    for part, take in (("real", np.real), ("imaginary", np.imag)):
+        comparison = compare(take(got), take(expected), tol, scale=magnitude)
+        if not comparison.ok:
+            repro.line(f"# expected z.grad = dL/dx + i dL/dy = {literal(expected)}")
+            raise repro.fail(
+                f"the {part} part of z.grad ({op}) against dL/dx + i dL/dy by central "
+                f"differences: {comparison.describe()}",
+                None,
+            )

@@ -32,7 +32,7 @@ from conformance.backends.torch import TorchAdapter
 from conformance.protocol import missing_members
 from conformance.spec.requirements import BY_ID, PARITY, REQUIREMENTS
 from tests.mutants.base import Bug
-from tests.mutants.catalogue import CATALOGUE, TORCH_CATALOGUE
+from tests.mutants.catalogue import CATALOGUE, TORCH_CATALOGUE, TORCH_ONLY_BUGS
 from tests.mutants.runs import Case, Run, Runner, mutant_case
 
 TORCH_SAMPLE = tuple(
@@ -43,13 +43,16 @@ TORCH_SAMPLE = tuple(
         "BroadcastNotSummed",
         "AssignInsteadOfAccumulate",
         "BceLogitZeroSubgradient",
+        *(bug.__name__ for bug in TORCH_ONLY_BUGS),
     }
 )
 """A few bugs on top of PyTorch as well: the suites must not rely on the bug sitting on the
-reference engine (which is also their oracle)."""
+reference engine (which is also their oracle). The bugs of TORCH_ONLY_BUGS sit there only."""
+TORCH_ONLY = tuple(m for m in TORCH_SAMPLE if m.__name__.removesuffix("Torch") in
+                   {bug.__name__ for bug in TORCH_ONLY_BUGS})  # fmt: skip
 
 
-NAMED = tuple(sorted({rid for m in CATALOGUE for rid in m.flagged_by}))
+NAMED = tuple(sorted({rid for m in (*CATALOGUE, *TORCH_ONLY) for rid in m.flagged_by}))
 UNNAMED = tuple(r.id for r in REQUIREMENTS if r.level != PARITY and r.id not in NAMED)
 """Requirements no mutant declares: each mutant's run includes them (see the module docstring)."""
 BASELINES = tuple(Case(label, NAMED + UNNAMED) for label in ("reference", "torch:cpu"))
@@ -161,7 +164,7 @@ def test_every_requirement_flags_a_mutant(runner: Runner) -> None:
     # the reference for each of them.
     requirements = [r for r in REQUIREMENTS if r.level != PARITY]
     flagged: set[str] = set()
-    for mutant in CATALOGUE:
+    for mutant in CATALOGUE + (TORCH_ONLY if HAS_TORCH else ()):
         run = runner.result(case_for(mutant))
         flagged |= {rid for rid in run.case.requirements if run.verdict(rid) == "failed"}
     silent = [r.id for r in requirements if r.id not in flagged]

@@ -16,7 +16,8 @@ class ReferenceAdapter(TorchLikeAdapter):
         TorchLikeAdapter.capabilities,
         dtypes=frozenset({"float16", "float32", "float64"}),
         notes={
-            "dtype:bfloat16": "the reference engine depends on NumPy alone, which has no bfloat16"
+            "dtype:bfloat16": "the reference engine depends on NumPy alone, which has no bfloat16",
+            "complex_grads": "the reference engine computes in real floating dtypes only",
         },
     )
 

@@ -19,6 +19,7 @@ class TorchAdapter(TorchLikeAdapter):
     capabilities: Capabilities = replace(
         TorchLikeAdapter.capabilities,
         dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}),
+        complex_grads=True,
     )
 
     def __init__(self, device: str = "cpu") -> None:

@@ -69,6 +69,8 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
         }
         if hasattr(module, "bfloat16"):  # PyTorch; the reference engine has NumPy's dtypes only
             self._dtypes["bfloat16"] = module.bfloat16
+        if hasattr(module, "complex128"):  # PyTorch only, as bfloat16
+            self._dtypes.update(complex64=module.complex64, complex128=module.complex128)
 
     # -- functional level -------------------------------------------------------------------
     def version(self) -> str:

@@ -1096,6 +1096,20 @@ _DTYPES_TAPE: tuple[Requirement, ...] = (
         "multiplied by a float32 leaf b, a.grad is float16 and b.grad float32; AccumulateGrad "
         "refuses a .grad of another dtype; docs: torch.Tensor.grad. " + _LOW_PRECISION,
     ),
+    Requirement(
+        "DTYPE-006",
+        "Complex gradients follow PyTorch's convention",
+        statement="For a real loss L of a complex leaf z = x + iy (through mul, add, sub, div, "
+        "exp, sin or tanh, then abs), backward MUST leave in z.grad, of z's complex dtype, "
+        "dL/dx + i dL/dy (the conjugate Wirtinger derivative, doubled), not its conjugate.",
+        area=DTYPES_TAPE,
+        capabilities=(*_TAPE, "complex_grads"),
+        tolerances=("finite_difference",),
+        source="PyTorch 2.13 observed: for L = |z|^2 summed, z.grad = 2z (2 + 4j at 1 + 2j); for "
+        "L = |c z|^2, 2|c|^2 z; for L = |exp z|^2, 2 e^(2x) with no imaginary part; docs: "
+        "Autograd mechanics, 'Autograd for Complex Numbers'. Not applicable unless an engine "
+        "opts in (`complex_grads`).",
+    ),
 )
 
 REQUIREMENTS: tuple[Requirement, ...] = (

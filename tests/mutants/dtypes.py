@@ -1,6 +1,7 @@
 """Bugs in floating-point dtypes: a float16 result widened by its float32 accumulator, float16
 gradients left in float32, float32 gradients that went through float16, a mixed-dtype op's
-gradients returned in the promoted dtype, and a float16 leaf's .grad kept in float32.
+gradients returned in the promoted dtype, a float16 leaf's .grad kept in float32, and complex
+gradients conjugated (on PyTorch only: the reference engine has no complex tensors).
 
 The values computed are the engine's own; what is wrong is the dtype they are handed back in, or
 the precision they were rounded to on the way. Everything goes through PyTorch's Python API on
@@ -104,3 +105,16 @@ class HalfLeafGradInFloat32(Bug):
         return (
             found.astype(np.float32) if found is not None and found.dtype == np.float16 else found
         )
+
+
+class ComplexGradConjugated(Bug):
+    """Modelled on JAX's convention (jax.grad of a real function of complex z is dL/dx - i dL/dy):
+    complex gradients come back conjugated, dL/dx - i dL/dy instead of PyTorch's dL/dx + i dL/dy.
+    Only PyTorch of the shipped engines has complex tensors, so this bug sits on PyTorch only."""
+
+    bug_class = "own: complex gradients conjugated (JAX's convention)"
+    flagged_by = ("DTYPE-006",)
+
+    def grad(self, tensor: Tensor) -> np.ndarray | None:
+        found = super().grad(tensor)
+        return np.conj(found) if found is not None and found.dtype.kind == "c" else found
