@@ -74,6 +74,10 @@ class Capabilities:
     tensor_seed: bool = True
     """backward() takes the engine's own tensor as its gradient (`backward_tensor`), so a suite
     can change that tensor in place afterwards and see whether .grad shares its memory."""
+    forward_mode: bool = False
+    """Functional level: Jacobian-vector products (`jvp`) by the engine's own forward-mode AD
+    (PyTorch's forward_ad dual tensors, jax.jvp). Declared, not assumed: an adapter written
+    before it existed has no `jvp` method."""
     device_placement: bool = False
     """`device_of` and `grad_device` report where a tensor and its .grad live (parity suite)."""
     dtypes: frozenset[str] = frozenset({"float32", "float64"})
@@ -288,6 +292,22 @@ class CastAdapter(Adapter, Protocol):
 
 
 @runtime_checkable
+class ForwardModeAdapter(Adapter, Protocol):
+    """Forward-mode AD at the functional level, for engines with `Capabilities.forward_mode`."""
+
+    def jvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """Outputs of `fn(primals)` and their tangents J v for input tangents `tangents` (one per
+        primal, in its dtype; those of integer primals are ignored), by the engine's forward
+        mode. An output tangent is None where the engine gives that output none (an integer or
+        bool output, or one no tangent reaches)."""
+
+
+@runtime_checkable
 class GraphAdapter(TapeAdapter, Protocol):
     """A walkable backward graph, for engines with `Capabilities.graph`."""
 
@@ -345,6 +365,7 @@ POST_ACCUMULATE_HOOK_METHODS = ("register_post_accumulate_grad_hook", "remove_ho
 SEED_METHODS = ("backward_tensor",)
 GRAD_MODE_METHODS = ("grad_mode", "is_grad_enabled")
 INFERENCE_METHODS = ("is_inference",)
+JVP_METHODS = ("jvp",)
 CAST_METHODS = ("cast", "dtype")
 
 
@@ -369,6 +390,8 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += GRAD_MODE_METHODS
         if caps.tape and caps.inference_mode:
             needed += INFERENCE_METHODS
+        if caps.forward_mode:
+            needed += JVP_METHODS
         if "bfloat16" in caps.dtypes:
             needed += CAST_METHODS
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from . import (
     autograd,
+    jvps,  # noqa: F401 - run first for its effect: it wraps each op with its JVP (forward mode)
     methods,  # noqa: F401 - run for its effect: it binds the Tensor's operators and methods
     nn,
 )

@@ -94,7 +94,9 @@ class JaxAdapter:
     name: ClassVar[str] = "jax"
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     capabilities: Capabilities = Capabilities.functional_only(
-        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}), notes=NOTES
+        forward_mode=True,
+        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}),
+        notes=NOTES,
     )
 
     def __init__(self, device: str = "cpu") -> None:
@@ -182,3 +184,30 @@ class JaxAdapter:
         for n, grad in zip(wrt, pullback(seeds), strict=True):
             grads[n] = self.to_numpy(grad)
         return values, grads
+
+    def jvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        tensors = [self.tensor(p) for p in primals]
+        wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
+
+        def of_differentiable(*values: Any) -> tuple[Any, ...]:
+            inputs = list(tensors)
+            for n, value in zip(wrt, values, strict=True):
+                inputs[n] = value
+            return tuple(fn(inputs))
+
+        directions = tuple(
+            self.tensor(np.asarray(tangents[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
+        )
+        outputs, pushed = self.jax.jvp(
+            of_differentiable, tuple(tensors[n] for n in wrt), directions
+        )
+        # Integer and bool outputs get JAX's float0 tangent: they carry none.
+        return [self.to_numpy(o) for o in outputs], [
+            self.to_numpy(t) if np.dtype(o.dtype).kind == "f" else None
+            for o, t in zip(outputs, pushed, strict=True)
+        ]

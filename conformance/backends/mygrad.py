@@ -48,6 +48,8 @@ NOTES = {
     "materialize_grads": "mygrad has no autograd.grad, so no materialize_grads either",
     "hooks": "mygrad.Tensor has no register_hook nor any other gradient hook",
     "post_accumulate_grad_hooks": "mygrad.Tensor has no hook run after .grad is written",
+    "forward_mode": "mygrad 2.5 has reverse mode only: no jvp, dual tensors or other forward-mode "
+    "API",
 }
 
 

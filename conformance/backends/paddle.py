@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -97,6 +97,7 @@ class PaddleAdapter(TensorHooks, TapeVJP):
         materialize_grads=False,
         post_accumulate_grad_hooks=False,
         inference_mode=False,
+        forward_mode=True,
         notes={
             "dtype:float16": "Paddle 3.3 registers no float16 CPU kernel for add (nor most ops); "
             "CUDA kernels exist but are not declared here",
@@ -186,6 +187,42 @@ class PaddleAdapter(TensorHooks, TapeVJP):
             allow_unused=True,
         )
         return [self._host(g) for g in grads]
+
+    def jvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        # Paddle's own JVP, paddle.incubate.autograd.jvp (in dynamic mode it pushes the tangents
+        # through a double backward, "_double_backward_trick"), w.r.t. the float inputs and of
+        # the float outputs: Paddle fails on a bool output (SystemError "Null autograd_meta"),
+        # which has no tangent in any engine, so those are read from the same run instead.
+        tensors = [self.tensor(p) for p in primals]
+        wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
+        if not wrt:
+            return [self.to_numpy(o) for o in fn(tensors)], [None] * len(primals)
+        everything: list[Any] = []
+
+        def of_float_outputs(*values: Any) -> list[Any]:
+            inputs = list(tensors)
+            for n, value in zip(wrt, values, strict=True):
+                inputs[n] = value
+            everything[:] = fn(inputs)
+            floats = [o for o in everything if self.dtype(o).startswith(("float", "bfloat"))]
+            # Paddle refuses a function without outputs: an input stands in, its tangent unread
+            return floats or [values[0]]
+
+        xs = [self.tensor(primals[n], requires_grad=True) for n in wrt]
+        directions = [
+            self.tensor(np.asarray(tangents[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
+        ]
+        _, pushed = self.pd.incubate.autograd.jvp(of_float_outputs, xs, directions)
+        floats = iter(pushed)
+        return [self.to_numpy(o) for o in everything], [
+            self._host(next(floats)) if self.dtype(o).startswith(("float", "bfloat")) else None
+            for o in everything
+        ]
 
     # -- tape level -------------------------------------------------------------------------
     def requires_grad(self, tensor: Tensor) -> bool:

@@ -41,6 +41,8 @@ NOTES = {
     "retain_grad": _NO_FLAG,
     "no_grad": "tinygrad 0.14 has no no-grad context (nothing is recorded per tensor)",
     "requires_grad_toggle": _NO_FLAG,
+    "forward_mode": "tinygrad 0.14 has reverse mode only (Tensor.backward, Tensor.gradient): no "
+    "jvp or other forward-mode API",
 }
 
 

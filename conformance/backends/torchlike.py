@@ -50,7 +50,7 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
 
     name: ClassVar[str] = ""
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
-    capabilities: Capabilities = Capabilities(device_placement=True)
+    capabilities: Capabilities = Capabilities(device_placement=True, forward_mode=True)
     refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]] = dict.fromkeys(
         REFUSAL_KINDS, (RuntimeError,)
     )  # every one checked by hand on torch 2.13 (tests/reference_engine/test_refengine_errors.py)
@@ -199,6 +199,29 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
 
     def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
         return tensor.add_(other)
+
+    # -- forward mode --------------------------------------------------------------------------
+    def jvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        # torch.autograd.forward_ad: float inputs made dual in one dual level, outputs unpacked
+        # before it closes (leaving it drops every tangent).
+        fwd = self.m.autograd.forward_ad
+        with fwd.dual_level():
+            inputs = [
+                fwd.make_dual(self.tensor(p), self.tensor(np.asarray(t, dtype=p.dtype)))
+                if p.dtype.kind == "f"
+                else self.tensor(p)
+                for p, t in zip(primals, tangents, strict=True)
+            ]
+            unpacked = [fwd.unpack_dual(o) for o in fn(inputs)]
+            return (
+                [self.to_numpy(o.primal) for o in unpacked],
+                [_maybe(self, o.tangent) for o in unpacked],
+            )
 
     # -- hooks --------------------------------------------------------------------------------
     def register_post_accumulate_grad_hook(

@@ -226,6 +226,26 @@ def program_vjp(
     }
 
 
+def program_jvp(
+    adapter: Any, program: Program, tangents: Mapping[str, np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Outputs, and their tangents (forward mode, `adapter.jvp`) for the tangents of the
+    program's differentiable inputs, by input name; the other inputs enter as constants."""
+    wrt = [n for n, i in enumerate(program.inputs) if i.differentiable]
+
+    def fn(tensors: Sequence[Any]) -> list[Any]:
+        given = dict(zip(wrt, tensors, strict=True))
+        full = [
+            given[n] if n in given else adapter.tensor(i.value)
+            for n, i in enumerate(program.inputs)
+        ]
+        return program.output_tensors(adapter, full)
+
+    primals = [program.inputs[n].value for n in wrt]
+    outputs, pushed = adapter.jvp(fn, primals, [tangents[program.inputs[n].name] for n in wrt])
+    return list(outputs), list(pushed)
+
+
 # -- the linear + BCE-with-logits example -------------------------------------------------------
 @dataclass(frozen=True)
 class LinearBCE:

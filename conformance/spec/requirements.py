@@ -1021,7 +1021,73 @@ _ALIASING: tuple[Requirement, ...] = (
 
 _HIGHER_ORDER: tuple[Requirement, ...] = ()
 
-_FORWARD_MODE: tuple[Requirement, ...] = ()
+_FORWARD_MODE: tuple[Requirement, ...] = (
+    Requirement(
+        "JVP-001",
+        "Forward mode agrees with reverse mode",
+        statement="For random programs over the op set, the Jacobian-vector product J v of the "
+        "engine's forward mode MUST agree with its own vector-Jacobian product J^T u: "
+        "<u, J v> = <J^T u, v> within the dtype's reference tolerance.",
+        area=FORWARD_MODE,
+        capabilities=("forward_mode",),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: tangents from torch.autograd.forward_ad (make_dual, "
+        "unpack_dual) and gradients from torch.autograd.grad of the same program satisfy the "
+        "identity to rounding; docs: torch.autograd.gradcheck(check_forward_ad=True) checks "
+        "the forward-mode Jacobian against the same Jacobian as the backward one.",
+    ),
+    Requirement(
+        "JVP-002",
+        "Forward mode matches finite differences",
+        statement="For random float64 programs, each output's tangent J v MUST match the "
+        "central difference (f(x + h v) - f(x - h v)) / 2h of the engine's own forward pass, "
+        "away from kinks.",
+        area=FORWARD_MODE,
+        capabilities=("forward_mode", "dtype:float64"),
+        tolerances=("directional",),
+        source="docs: torch.autograd.gradcheck(check_forward_ad=True) compares the forward-mode "
+        "Jacobian with central differences in float64; PyTorch 2.13 observed on the op set.",
+    ),
+    Requirement(
+        "JVP-003",
+        "Forward mode matches the reference engine",
+        statement="For random programs over the op set, the tangent of every output MUST equal "
+        "the reference engine's forward-mode tangent for the same inputs and input tangents "
+        "within the dtype's reference tolerance.",
+        area=FORWARD_MODE,
+        capabilities=("forward_mode",),
+        tolerances=("reference",),
+        source="PyTorch 2.13 forward derivative formulas (the result: entries of PyTorch's "
+        "tools/autograd/derivatives.yaml) as encoded by reference_engine/jvps.py, checked "
+        "against torch.autograd.forward_ad op by op "
+        "(tests/reference_engine/test_refengine_forward_ad.py).",
+    ),
+    Requirement(
+        "JVP-004",
+        "Forward mode leaves the primal values alone",
+        statement="The outputs of a forward-mode evaluation (the primals of the dual results) "
+        "MUST equal, exactly, the outputs of the same program evaluated without tangents.",
+        area=FORWARD_MODE,
+        capabilities=("forward_mode",),
+        tolerances=(),
+        source="PyTorch 2.13 observed: unpack_dual(out).primal of a program run on dual tensors "
+        "is torch.equal to the plain run's output (the same kernels compute the primal); docs: "
+        "torch.autograd.forward_ad.unpack_dual.",
+    ),
+    Requirement(
+        "JVP-005",
+        "A tangent has its primal's shape and dtype",
+        statement="Every floating-point output that depends on an input with a tangent MUST "
+        "have a tangent, of the output's shape and dtype, broadcasting and reductions included.",
+        area=FORWARD_MODE,
+        capabilities=("forward_mode",),
+        tolerances=(),
+        source="PyTorch 2.13 observed: unpack_dual(out).tangent of a broadcast add is expanded "
+        "to the result's shape, that of sum is 0-d, that of x.double() is float64; make_dual "
+        "refuses a tangent of another size ('Trying to set a forward gradient that has a "
+        "different size than that of the original Tensor').",
+    ),
+)
 
 _VIEWS: tuple[Requirement, ...] = ()
 

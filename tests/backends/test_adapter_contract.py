@@ -405,6 +405,48 @@ def test_vjp_integer_inputs_and_bool_outputs_carry_no_gradient(adapter: Any) -> 
     assert grads[2] is None
 
 
+# -- the functional JVP (forward mode) ---------------------------------------------------------
+@needs("forward_mode")
+def test_jvp_over_several_outputs(adapter: Any) -> None:
+    a, b = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    ta, tb = np.array([1.0, 0.5]), np.array([-2.0, 0.25])
+    values, tangents = adapter.jvp(
+        lambda t: [adapter.apply("mul", [t[0], t[1]], {}), adapter.apply("add", [t[0], t[0]], {})],
+        [a, b],
+        [ta, tb],
+    )
+    np.testing.assert_array_equal(values[0], a * b)
+    np.testing.assert_array_equal(values[1], a + a)
+    np.testing.assert_array_equal(_present(tangents[0]), ta * b + a * tb)
+    np.testing.assert_array_equal(_present(tangents[1]), 2 * ta)
+
+
+@needs("forward_mode", "op:exp", "op:sum")
+def test_jvp_chains_through_a_transcendental_and_a_reduction(adapter: Any) -> None:
+    a, ta = np.array([1.0, 2.0]), np.array([0.5, 0.25])
+    _, tangents = adapter.jvp(
+        lambda t: [adapter.apply("sum", [adapter.apply("exp", [t[0]], {})], {})], [a], [ta]
+    )
+    got = _present(tangents[0])
+    assert got.shape == ()
+    np.testing.assert_allclose(got, np.sum(np.exp(a) * ta), rtol=1e-14)
+
+
+@needs("forward_mode", "integer_tensors", "op:gt", "op:index")
+def test_jvp_integer_inputs_and_bool_outputs_carry_no_tangent(adapter: Any) -> None:
+    values, tangents = adapter.jvp(
+        lambda t: [
+            adapter.apply("gt", [t[0], t[1]], {}),
+            adapter.apply("index", [t[0]], {"indices": [1, 1]}),
+        ],
+        [np.array([1.0, 2.0]), np.array([1.5, 1.5]), np.array([4])],
+        [np.array([1.0, 3.0]), np.zeros(2), np.array([7])],
+    )
+    np.testing.assert_array_equal(values[0], [False, True])
+    assert tangents[0] is None
+    np.testing.assert_array_equal(_present(tangents[1]), [3.0, 3.0])
+
+
 def _linear_bce(dtype: str, weighted: bool, reduction: str, seed: int = 0) -> LinearBCE:
     rng = np.random.default_rng(seed)
 

@@ -19,6 +19,7 @@ from tests.mutants import (
     dtypes,
     engine,
     errors,
+    forward_mode,
     grad_modes,
     gradients,
     graph,
@@ -115,6 +116,12 @@ BUGS: tuple[type[Bug], ...] = (
     grad_modes.InferenceModeIsNoGrad,
     grad_modes.InferenceDecoratorLeaksOnRaise,
     grad_modes.InferenceTensorSavedSilently,
+    # own designs: forward mode
+    forward_mode.MulTangentOneSided,
+    forward_mode.SumTangentAveraged,
+    forward_mode.BroadcastTangentDropped,
+    forward_mode.TangentUpcastToFloat64,
+    forward_mode.DualPrimalInFloat64,
     # own designs: floating-point dtypes
     dtypes.HalfReductionReturnsFloat32,
     dtypes.HalfGradientsInFloat32,
