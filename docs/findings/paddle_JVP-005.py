@@ -1,0 +1,21 @@
+"""paddle JVP-005: no tangent at all for relu: its forward-mode run raises (relu_double_grad)."""
+
+import numpy as np
+import paddle
+import paddle.incubate.autograd as ia
+import paddle.nn.functional as F
+
+x = paddle.to_tensor(np.array([0.0, 2.0]), stop_gradient=False)
+v = paddle.to_tensor(np.array([1.0, 1.0]))
+try:
+    _, tangent = ia.jvp(F.relu, x, v)
+except RuntimeError as exc:
+    message = str(exc)
+else:
+    raise AssertionError(f"the JVP now exists ({tangent.numpy()}): stale finding")
+assert "relu_double_grad" in message, message
+# PyTorch: torch.autograd.forward_ad (or torch.func.jvp) gives the tangent [0., 1.].
+print(
+    f"DIVERGENCE JVP-005: jvp of relu at [0, 2] raises "
+    f"{message.splitlines()[0][:60]} (PyTorch: [0., 1.])"
+)
