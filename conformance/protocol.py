@@ -71,9 +71,27 @@ class Capabilities:
     through during backward and that may replace it, removable by their handle."""
     post_accumulate_grad_hooks: bool = True
     """Hooks on a leaf that run after backward has updated its .grad."""
+    inplace_ops: bool = True
+    """In-place `add_` and `mul_` (`inplace`) on tensors other than leaves that require grad,
+    recorded in the graph: the tensor's history is rebased onto the in-place op's node."""
+    views: bool = True
+    """Slicing views (`narrow`) and the op set's views that share their base's storage and
+    version counter; an in-place op through a view of a non-leaf rebases the base's history."""
     tensor_seed: bool = True
     """backward() takes the engine's own tensor as its gradient (`backward_tensor`), so a suite
     can change that tensor in place afterwards and see whether .grad shares its memory."""
+    create_graph: bool = True
+    """`autograd.grad(..., create_graph=True)` (`grad_graph`): gradients returned as the engine's
+    own tensors, recorded in the graph, so they can be differentiated again."""
+    backward_create_graph: bool = True
+    """`backward(create_graph=True)` (`backward_graph`): .grad recorded in the graph, readable as
+    the engine's own tensor (`grad_tensor`), so a later backward from it accumulates into .grad."""
+    backward_inputs: bool = True
+    """`backward(inputs=[...])`: only the listed tensors' .grad is filled."""
+    hvp: bool = False
+    """Functional level: Hessian-vector products of a scalar function (`hvp`) by the engine's own
+    nested differentiation (reverse over reverse, or forward over reverse). Declared, not
+    assumed: an adapter written before it existed has no `hvp` method."""
     forward_mode: bool = False
     """Functional level: Jacobian-vector products (`jvp`) by the engine's own forward-mode AD
     (PyTorch's forward_ad dual tensors, jax.jvp). Declared, not assumed: an adapter written
@@ -102,7 +120,9 @@ class Capabilities:
         absent = dict.fromkeys(
             ("tape", "graph", "retain_graph", "retain_grad", "no_grad", "enable_grad", "grad_of",
              "requires_grad_toggle", "device_placement", "tensor_seed", "hooks",
-             "post_accumulate_grad_hooks", "materialize_grads", "grad_modes", "inference_mode"),
+             "post_accumulate_grad_hooks", "materialize_grads", "grad_modes", "inference_mode",
+             "inplace_ops", "views",
+             "create_graph", "backward_create_graph", "backward_inputs"),
             False,
         )  # fmt: skip
         return cls(**{**absent, **kwargs})
@@ -280,15 +300,54 @@ class GradModeAdapter(TapeAdapter, Protocol):
 
 
 @runtime_checkable
-class CastAdapter(Adapter, Protocol):
-    """Dtypes NumPy lacks, for engines declaring "bfloat16" in `Capabilities.dtypes`."""
+class ViewAdapter(TapeAdapter, Protocol):
+    """In-place ops and views, for engines with `Capabilities.inplace_ops` / `views`."""
 
-    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
-        """PyTorch's `tensor.to(dtype)` for a dtype name of `Capabilities.dtypes`: a new tensor,
-        recorded (differentiable) where the tensor requires grad. A bfloat16 tensor is made as
-        `cast(tensor(float32 array), "bfloat16")`, and `to_numpy` reads it back as float32."""
+    def inplace(self, op: str, tensor: Tensor, other: Tensor) -> Tensor:
+        """PyTorch's `tensor.<op>_(other)` for op "add" or "mul"; returns what the engine
+        returns (the tensor itself in PyTorch)."""
 
-    def dtype(self, tensor: Tensor) -> str: ...
+    def narrow(self, tensor: Tensor, dim: int, start: int, length: int) -> Tensor:
+        """`tensor.narrow(dim, start, length)`: a view sharing the tensor's storage."""
+
+
+@runtime_checkable
+class HigherOrderAdapter(TapeAdapter, Protocol):
+    """Gradients of gradients, for engines with `Capabilities.create_graph` /
+    `backward_create_graph`."""
+
+    def grad_graph(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[np.ndarray],
+        *,
+        create_graph: bool = True,
+    ) -> list[Tensor | None]:
+        """`autograd.grad(outputs, inputs, grad_outputs, create_graph=create_graph,
+        allow_unused=True)`, the gradients as the engine's own tensors (None for an input no
+        output reaches), so a suite can apply ops to them and differentiate again."""
+
+    def backward_graph(self, tensor: Tensor, gradient: np.ndarray | None = None) -> None:
+        """`tensor.backward(gradient, create_graph=True)`."""
+
+    def grad_tensor(self, tensor: Tensor) -> Tensor | None:
+        """The tensor's `.grad` as the engine's own tensor (no copy), or None."""
+
+
+@runtime_checkable
+class HVPAdapter(Adapter, Protocol):
+    """Nested differentiation at the functional level, for engines with `Capabilities.hvp`."""
+
+    def hvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Tensor],
+        primals: Sequence[np.ndarray],
+        vectors: Sequence[np.ndarray],
+    ) -> list[np.ndarray | None]:
+        """The Hessian-vector product H v of the one-element `fn` at `primals`, w.r.t. its float
+        inputs, by the engine's own nested differentiation: one array per primal, None for an
+        integer one or one the gradient does not depend on (taken as zeros)."""
 
 
 @runtime_checkable
@@ -305,6 +364,18 @@ class ForwardModeAdapter(Adapter, Protocol):
         primal, in its dtype; those of integer primals are ignored), by the engine's forward
         mode. An output tangent is None where the engine gives that output none (an integer or
         bool output, or one no tangent reaches)."""
+
+
+@runtime_checkable
+class CastAdapter(Adapter, Protocol):
+    """Dtypes NumPy lacks, for engines declaring "bfloat16" in `Capabilities.dtypes`."""
+
+    def cast(self, tensor: Tensor, dtype: str) -> Tensor:
+        """PyTorch's `tensor.to(dtype)` for a dtype name of `Capabilities.dtypes`: a new tensor,
+        recorded (differentiable) where the tensor requires grad. A bfloat16 tensor is made as
+        `cast(tensor(float32 array), "bfloat16")`, and `to_numpy` reads it back as float32."""
+
+    def dtype(self, tensor: Tensor) -> str: ...
 
 
 @runtime_checkable
@@ -365,7 +436,12 @@ POST_ACCUMULATE_HOOK_METHODS = ("register_post_accumulate_grad_hook", "remove_ho
 SEED_METHODS = ("backward_tensor",)
 GRAD_MODE_METHODS = ("grad_mode", "is_grad_enabled")
 INFERENCE_METHODS = ("is_inference",)
+HIGHER_ORDER_METHODS = ("grad_graph",)
+BACKWARD_GRAPH_METHODS = ("backward_graph", "grad_tensor")
+HVP_METHODS = ("hvp",)
 JVP_METHODS = ("jvp",)
+INPLACE_METHODS = ("inplace",)
+VIEW_METHODS = ("narrow", "inplace")
 CAST_METHODS = ("cast", "dtype")
 
 
@@ -390,8 +466,18 @@ def missing_members(adapter_class: type) -> list[str]:
             needed += GRAD_MODE_METHODS
         if caps.tape and caps.inference_mode:
             needed += INFERENCE_METHODS
+        if caps.tape and caps.create_graph:
+            needed += HIGHER_ORDER_METHODS
+        if caps.tape and caps.backward_create_graph:
+            needed += BACKWARD_GRAPH_METHODS
+        if caps.hvp:
+            needed += HVP_METHODS
         if caps.forward_mode:
             needed += JVP_METHODS
+        if caps.tape and caps.inplace_ops:
+            needed += INPLACE_METHODS
+        if caps.tape and caps.views:
+            needed += VIEW_METHODS
         if "bfloat16" in caps.dtypes:
             needed += CAST_METHODS
     else:

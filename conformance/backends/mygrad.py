@@ -48,6 +48,13 @@ NOTES = {
     "materialize_grads": "mygrad has no autograd.grad, so no materialize_grads either",
     "hooks": "mygrad.Tensor has no register_hook nor any other gradient hook",
     "post_accumulate_grad_hooks": "mygrad.Tensor has no hook run after .grad is written",
+    "create_graph": "mygrad has no autograd.grad, and its .grad is a plain NumPy array: "
+    "gradients are never recorded, so there are no higher-order gradients",
+    "backward_create_graph": "mygrad.Tensor.backward has no create_graph: .grad is a plain NumPy "
+    "array outside any graph",
+    "backward_inputs": "mygrad.Tensor.backward takes only the gradient: no inputs argument",
+    "hvp": "mygrad has no higher-order gradients (.grad is a plain NumPy array), so no "
+    "Hessian-vector product by nested differentiation",
     "forward_mode": "mygrad 2.5 has reverse mode only: no jvp, dual tensors or other forward-mode "
     "API",
 }
@@ -115,6 +122,9 @@ class MygradAdapter(TapeVJP):
         materialize_grads=False,
         hooks=False,
         post_accumulate_grad_hooks=False,
+        create_graph=False,
+        backward_create_graph=False,
+        backward_inputs=False,
         dtypes=frozenset({"float16", "float32", "float64"}),  # NumPy's: no bfloat16
         notes=NOTES,
     )
@@ -250,6 +260,20 @@ class MygradAdapter(TapeVJP):
         result = tensor
         result += other  # mygrad's in-place add, recorded in the graph
         return result
+
+    def inplace(self, op: str, tensor: Tensor, other: Tensor) -> Tensor:
+        result = tensor
+        if op == "add":
+            result += other
+        elif op == "mul":
+            result *= other  # mygrad's in-place ops, recorded in the graph (views included)
+        else:
+            raise ValueError(f"no in-place {op!r} in the protocol (add, mul)")
+        return result
+
+    def narrow(self, tensor: Tensor, dim: int, start: int, length: int) -> Tensor:
+        # basic slicing gives a view in mygrad (Tensor.base is the viewed tensor)
+        return tensor[(slice(None),) * dim + (slice(start, start + length),)]
 
     def dtype(self, tensor: Tensor) -> str:
         return str(np.asarray(_data(tensor)).dtype)

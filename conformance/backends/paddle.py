@@ -97,12 +97,18 @@ class PaddleAdapter(TensorHooks, TapeVJP):
         materialize_grads=False,
         post_accumulate_grad_hooks=False,
         inference_mode=False,
+        backward_create_graph=False,
+        backward_inputs=False,
+        hvp=True,
         forward_mode=True,
         notes={
             "dtype:float16": "Paddle 3.3 registers no float16 CPU kernel for add (nor most ops); "
             "CUDA kernels exist but are not declared here",
             "dtype:bfloat16": "Paddle 3.3's CPU kernels of add, exp, tanh, matmul, pow and most "
             "ops are not registered for bfloat16; CUDA kernels exist but are not declared here",
+            "backward_create_graph": "paddle.Tensor.backward has no create_graph argument (only "
+            "paddle.grad has one)",
+            "backward_inputs": "paddle.Tensor.backward has no inputs argument",
             "inference_mode": "Paddle 3.3 has no inference mode and no inference tensors "
             "(paddle.inference is the deployment predictor, not a grad mode)",
             "materialize_grads": "paddle.grad has no materialize_grads: an unreached input gives "
@@ -187,42 +193,6 @@ class PaddleAdapter(TensorHooks, TapeVJP):
             allow_unused=True,
         )
         return [self._host(g) for g in grads]
-
-    def jvp(
-        self,
-        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
-        primals: Sequence[np.ndarray],
-        tangents: Sequence[np.ndarray],
-    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        # Paddle's own JVP, paddle.incubate.autograd.jvp (in dynamic mode it pushes the tangents
-        # through a double backward, "_double_backward_trick"), w.r.t. the float inputs and of
-        # the float outputs: Paddle fails on a bool output (SystemError "Null autograd_meta"),
-        # which has no tangent in any engine, so those are read from the same run instead.
-        tensors = [self.tensor(p) for p in primals]
-        wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
-        if not wrt:
-            return [self.to_numpy(o) for o in fn(tensors)], [None] * len(primals)
-        everything: list[Any] = []
-
-        def of_float_outputs(*values: Any) -> list[Any]:
-            inputs = list(tensors)
-            for n, value in zip(wrt, values, strict=True):
-                inputs[n] = value
-            everything[:] = fn(inputs)
-            floats = [o for o in everything if self.dtype(o).startswith(("float", "bfloat"))]
-            # Paddle refuses a function without outputs: an input stands in, its tangent unread
-            return floats or [values[0]]
-
-        xs = [self.tensor(primals[n], requires_grad=True) for n in wrt]
-        directions = [
-            self.tensor(np.asarray(tangents[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
-        ]
-        _, pushed = self.pd.incubate.autograd.jvp(of_float_outputs, xs, directions)
-        floats = iter(pushed)
-        return [self.to_numpy(o) for o in everything], [
-            self._host(next(floats)) if self.dtype(o).startswith(("float", "bfloat")) else None
-            for o in everything
-        ]
 
     # -- tape level -------------------------------------------------------------------------
     def requires_grad(self, tensor: Tensor) -> bool:
@@ -312,6 +282,100 @@ class PaddleAdapter(TensorHooks, TapeVJP):
 
     def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
         return tensor.add_(other)
+
+    def inplace(self, op: str, tensor: Tensor, other: Tensor) -> Tensor:
+        if op not in ("add", "mul"):
+            raise ValueError(f"no in-place {op!r} in the protocol (add, mul)")
+        return tensor.add_(other) if op == "add" else tensor.multiply_(other)
+
+    def narrow(self, tensor: Tensor, dim: int, start: int, length: int) -> Tensor:
+        return self.pd.narrow(tensor, dim, start, length)  # a strided view of the tensor
+
+    # -- higher order: paddle.grad(create_graph=True) ---------------------------------------
+    def grad_graph(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[np.ndarray],
+        *,
+        create_graph: bool = True,
+    ) -> list[Tensor | None]:
+        seeds = [self.tensor(np.asarray(g)) for g in grad_outputs]
+        return list(
+            self.pd.grad(
+                list(outputs),
+                list(inputs),
+                grad_outputs=seeds,
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+        )
+
+    def hvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Tensor],
+        primals: Sequence[np.ndarray],
+        vectors: Sequence[np.ndarray],
+    ) -> list[np.ndarray | None]:
+        # Reverse over reverse with paddle.grad(create_graph=True).
+        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
+        wanted = [n for n, leaf in enumerate(leaves) if not leaf.stop_gradient]
+        result: list[np.ndarray | None] = [None] * len(leaves)
+        out = fn(leaves)
+        if not wanted or out.stop_gradient:
+            return result
+        firsts = self.pd.grad(
+            [out], [leaves[n] for n in wanted], create_graph=True, allow_unused=True
+        )
+        terms = [
+            (g * self.tensor(np.asarray(vectors[n], dtype=np.asarray(primals[n]).dtype))).sum()
+            for n, g in zip(wanted, firsts, strict=True)
+            if g is not None and not g.stop_gradient
+        ]
+        if not terms:
+            return result  # the gradient does not depend on the inputs: H is zero
+        seconds = self.pd.grad(
+            [sum(terms[1:], terms[0])], [leaves[n] for n in wanted], allow_unused=True
+        )
+        for n, h in zip(wanted, seconds, strict=True):
+            result[n] = self._host(h)
+        return result
+
+    def jvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Sequence[Tensor]],
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+    ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        # Paddle's own JVP, paddle.incubate.autograd.jvp (in dynamic mode it pushes the tangents
+        # through a double backward, "_double_backward_trick"), w.r.t. the float inputs and of
+        # the float outputs: Paddle fails on a bool output (SystemError "Null autograd_meta"),
+        # which has no tangent in any engine, so those are read from the same run instead.
+        tensors = [self.tensor(p) for p in primals]
+        wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
+        if not wrt:
+            return [self.to_numpy(o) for o in fn(tensors)], [None] * len(primals)
+        everything: list[Any] = []
+
+        def of_float_outputs(*values: Any) -> list[Any]:
+            inputs = list(tensors)
+            for n, value in zip(wrt, values, strict=True):
+                inputs[n] = value
+            everything[:] = fn(inputs)
+            floats = [o for o in everything if self.dtype(o).startswith(("float", "bfloat"))]
+            # Paddle refuses a function without outputs: an input stands in, its tangent unread
+            return floats or [values[0]]
+
+        xs = [self.tensor(primals[n], requires_grad=True) for n in wrt]
+        directions = [
+            self.tensor(np.asarray(tangents[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
+        ]
+        _, pushed = self.pd.incubate.autograd.jvp(of_float_outputs, xs, directions)
+        floats = iter(pushed)
+        return [self.to_numpy(o) for o in everything], [
+            self._host(next(floats)) if self.dtype(o).startswith(("float", "bfloat")) else None
+            for o in everything
+        ]
 
     def dtype(self, tensor: Tensor) -> str:
         return str(tensor.dtype).rsplit(".", 1)[-1]

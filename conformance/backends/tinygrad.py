@@ -104,7 +104,7 @@ class TinygradAdapter:
     name: ClassVar[str] = "tinygrad"
     devices: ClassVar[tuple[str, ...]] = tuple(DEVICES)
     capabilities: Capabilities = Capabilities.functional_only(
-        dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}), notes=NOTES
+        hvp=True, dtypes=frozenset({"float16", "bfloat16", "float32", "float64"}), notes=NOTES
     )
 
     def __init__(self, device: str = "cpu") -> None:
@@ -203,3 +203,27 @@ class TinygradAdapter:
         for n, total in zip(wrt, totals, strict=True):
             result[n] = None if total is None else self.to_numpy(total)
         return values, result
+
+    def hvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Tensor],
+        primals: Sequence[np.ndarray],
+        vectors: Sequence[np.ndarray],
+    ) -> list[np.ndarray | None]:
+        # Reverse over reverse: Tensor.gradient returns lazy UOp graphs that can be
+        # differentiated again like any other tensor.
+        leaves = [self.tensor(p) for p in primals]
+        wrt = [n for n, leaf in enumerate(leaves) if leaf.is_floating_point()]
+        result: list[np.ndarray | None] = [None] * len(leaves)
+        if not wrt:
+            return result
+        out = fn(leaves)
+        firsts = out.gradient(*[leaves[n] for n in wrt])
+        terms = [
+            (g * self.tensor(np.asarray(vectors[n], dtype=np.asarray(primals[n]).dtype))).sum()
+            for n, g in zip(wrt, firsts, strict=True)
+        ]
+        seconds = sum(terms[1:], terms[0]).gradient(*[leaves[n] for n in wrt])
+        for n, h in zip(wrt, seconds, strict=True):
+            result[n] = self.to_numpy(h)
+        return result

@@ -7,6 +7,7 @@ differ, which is why `reference` and `torch` are two thin subclasses of this one
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -50,7 +51,7 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
 
     name: ClassVar[str] = ""
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
-    capabilities: Capabilities = Capabilities(device_placement=True, forward_mode=True)
+    capabilities: Capabilities = Capabilities(device_placement=True, hvp=True, forward_mode=True)
     refusals: ClassVar[Mapping[str, tuple[type[Exception], ...]]] = dict.fromkeys(
         REFUSAL_KINDS, (RuntimeError,)
     )  # every one checked by hand on torch 2.13 (tests/reference_engine/test_refengine_errors.py)
@@ -200,6 +201,68 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
     def inplace_add(self, tensor: Tensor, other: Tensor) -> Tensor:
         return tensor.add_(other)
 
+    # -- higher order -------------------------------------------------------------------------
+    def grad_graph(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[np.ndarray],
+        *,
+        create_graph: bool = True,
+    ) -> list[Tensor | None]:
+        seeds = [self.tensor(np.asarray(g)) for g in grad_outputs]
+        return list(
+            self.m.autograd.grad(
+                list(outputs),
+                list(inputs),
+                grad_outputs=seeds,
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+        )
+
+    def backward_graph(self, tensor: Tensor, gradient: np.ndarray | None = None) -> None:
+        seed = None if gradient is None else self.tensor(np.asarray(gradient))
+        with warnings.catch_warnings():
+            # PyTorch warns that .grad now references its own leaf (a reference cycle): the
+            # point of the call, and the suites clear .grad afterwards.
+            warnings.filterwarnings("ignore", "Using backward\\(\\) with create_graph=True")
+            tensor.backward(seed, create_graph=True)
+
+    def grad_tensor(self, tensor: Tensor) -> Tensor | None:
+        return tensor.grad
+
+    def hvp(
+        self,
+        fn: Callable[[Sequence[Tensor]], Tensor],
+        primals: Sequence[np.ndarray],
+        vectors: Sequence[np.ndarray],
+    ) -> list[np.ndarray | None]:
+        # Reverse over reverse, as torch.autograd.functional.hvp does: the gradient recorded in
+        # the graph, its inner product with the vector, and that product's gradient.
+        leaves = [self.tensor(p, requires_grad=p.dtype.kind == "f") for p in primals]
+        wanted = [n for n, leaf in enumerate(leaves) if leaf.requires_grad]
+        result: list[np.ndarray | None] = [None] * len(leaves)
+        out = fn(leaves)
+        if not wanted or not out.requires_grad:
+            return result
+        firsts = self.m.autograd.grad(
+            [out], [leaves[n] for n in wanted], create_graph=True, allow_unused=True
+        )
+        terms = [
+            (g * self.tensor(np.asarray(vectors[n], dtype=np.asarray(primals[n]).dtype))).sum()
+            for n, g in zip(wanted, firsts, strict=True)
+            if g is not None and g.requires_grad
+        ]
+        if not terms:
+            return result  # the gradient does not depend on the inputs: H is zero
+        seconds = self.m.autograd.grad(
+            [sum(terms[1:], terms[0])], [leaves[n] for n in wanted], allow_unused=True
+        )
+        for n, h in zip(wanted, seconds, strict=True):
+            result[n] = _maybe(self, h)
+        return result
+
     # -- forward mode --------------------------------------------------------------------------
     def jvp(
         self,
@@ -222,6 +285,15 @@ class TorchLikeAdapter(TensorHooks, TapeVJP):
                 [self.to_numpy(o.primal) for o in unpacked],
                 [_maybe(self, o.tangent) for o in unpacked],
             )
+
+    # -- in-place ops and views ---------------------------------------------------------------
+    def inplace(self, op: str, tensor: Tensor, other: Tensor) -> Tensor:
+        if op not in ("add", "mul"):
+            raise ValueError(f"no in-place {op!r} in the protocol (add, mul)")
+        return getattr(tensor, f"{op}_")(other)
+
+    def narrow(self, tensor: Tensor, dim: int, start: int, length: int) -> Tensor:
+        return tensor.narrow(dim, start, length)
 
     # -- hooks --------------------------------------------------------------------------------
     def register_post_accumulate_grad_hook(

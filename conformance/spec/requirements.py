@@ -517,6 +517,7 @@ HIGHER_ORDER = Area("Higher-order gradients", TAPE)
 FORWARD_MODE = Area("Forward mode", FUNCTIONAL)
 VIEWS = Area("Views and in-place ops", TAPE)
 DTYPES = Area("Floating-point dtypes", FUNCTIONAL)
+HIGHER_ORDER_FUNCTIONAL = Area("Higher-order gradients of functions", FUNCTIONAL)
 DTYPES_TAPE = Area("Floating-point dtypes of .grad", TAPE)
 
 _ERRORS: tuple[Requirement, ...] = (
@@ -1019,7 +1020,109 @@ _ALIASING: tuple[Requirement, ...] = (
     ),
 )
 
-_HIGHER_ORDER: tuple[Requirement, ...] = ()
+_CREATE_GRAPH = (*_TAPE, "grad_of", "create_graph")
+_SECOND_ORDER = (
+    "The second-order VJP of a program at x, for a seed u of its root and weights w on its "
+    "inputs, is the gradient of <w, J(x)^T u>; it is checked, as torch.autograd.gradgradcheck "
+    "does, against central differences of x -> <w, J(x)^T u> computed with the engine's own "
+    "first-order gradients, along fixed random directions."
+)
+_HIGHER_ORDER: tuple[Requirement, ...] = (
+    Requirement(
+        "HIGHER-001",
+        "create_graph=True gives gradients recorded in the graph",
+        statement="autograd.grad with create_graph=True MUST return, for each input whose "
+        "gradient changes with the inputs' values, a gradient that requires grad and has a "
+        "grad_fn, and autograd.grad without create_graph MUST return gradients that neither "
+        "require grad nor have a grad_fn.",
+        area=HIGHER_ORDER,
+        capabilities=_CREATE_GRAPH,
+        tolerances=("directional",),
+        source="PyTorch 2.13 observed: torch.autograd.grad((x*x).sum(), x, create_graph=True) "
+        "gives a gradient with requires_grad True and grad_fn AddBackward0, the same call "
+        "without create_graph one with requires_grad False and grad_fn None; where the gradient "
+        "is constant ((x*2).sum()) it does not require grad, and for relu it does "
+        "(ThresholdBackwardBackward0), so only the first case is required; docs: "
+        "torch.autograd.grad create_graph. A gradient changes with the inputs where central "
+        "differences of the engine's own first-order gradient along a random direction are "
+        "clearly non-zero.",
+    ),
+    Requirement(
+        "HIGHER-002",
+        "Gradients of gradients match finite differences of the gradient",
+        statement="The gradient, with respect to the inputs, of <w, g> for g the gradients "
+        "autograd.grad returns with create_graph=True MUST match central finite differences "
+        "of x -> <w, g(x)> computed with the engine's own first-order gradients, within the "
+        "finite-difference tolerance.",
+        area=HIGHER_ORDER,
+        capabilities=_CREATE_GRAPH,
+        tolerances=("directional",),
+        source="PyTorch 2.13 observed: for random programs torch.autograd.grad of "
+        "(g * w).sum(), with g from torch.autograd.grad(..., create_graph=True), agrees with "
+        "central differences of the first-order gradient (torch.autograd.gradgradcheck checks "
+        "the same); docs: torch.autograd.grad create_graph, Gradcheck mechanics. " + _SECOND_ORDER,
+    ),
+    Requirement(
+        "HIGHER-003",
+        "Gradients of gradients match the reference engine",
+        statement="The gradient, with respect to the inputs, of <w, g> for g the gradients "
+        "autograd.grad returns with create_graph=True MUST equal the reference engine's within "
+        "the dtype's reference tolerance.",
+        area=HIGHER_ORDER,
+        capabilities=_CREATE_GRAPH,
+        tolerances=("reference",),
+        source="PyTorch 2.13 behaviour as encoded by the reference engine, whose gradients of "
+        "gradients are checked against PyTorch's (tests/reference_engine/); docs: "
+        "torch.autograd.grad create_graph.",
+    ),
+    Requirement(
+        "HIGHER-004",
+        "A backward from .grad recorded by backward(create_graph=True) accumulates into .grad",
+        statement="After backward(create_graph=True) from a root, a backward (without "
+        "create_graph) from the sum over the leaves of <w, leaf.grad> MUST leave in each leaf's "
+        ".grad the first gradient plus the gradient of that sum, within the finite-difference "
+        "tolerance.",
+        area=HIGHER_ORDER,
+        capabilities=(*_TAPE, "backward_create_graph"),
+        tolerances=("directional",),
+        source="PyTorch 2.13 observed: (x**3).sum().backward(create_graph=True) gives x.grad = "
+        "3x^2 with grad_fn CopyBackwards; x.grad.sum().backward() then leaves x.grad = 3x^2 + 6x "
+        "(AccumulateGrad adds in place outside grad mode); docs: torch.Tensor.backward "
+        "create_graph. " + _SECOND_ORDER,
+    ),
+    Requirement(
+        "HIGHER-005",
+        "backward(inputs=...) fills only the listed leaves",
+        statement="backward(inputs=leaves) MUST accumulate into the .grad of each listed leaf "
+        "the gradient a backward without inputs gives it, and MUST leave the .grad of every "
+        "other leaf as it was.",
+        area=HIGHER_ORDER,
+        capabilities=(*_TAPE, "backward_inputs"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: (a*b*3).sum().backward(inputs=[a]) gives a.grad = 3b "
+        "and leaves b.grad None (and a .grad b already had unchanged); docs: "
+        'torch.Tensor.backward inputs ("All other tensors will be ignored").',
+    ),
+)
+
+_HIGHER_ORDER_FUNCTIONAL: tuple[Requirement, ...] = (
+    Requirement(
+        "HVP-001",
+        "Hessian-vector products match finite differences of the gradient",
+        statement="The Hessian-vector product H v of a program's scalarised output, computed "
+        "by the engine's own nested differentiation, MUST match central finite differences of "
+        "the engine's own gradient along v, within the finite-difference tolerance.",
+        area=HIGHER_ORDER_FUNCTIONAL,
+        capabilities=("hvp",),
+        tolerances=("directional",),
+        source="PyTorch 2.13 observed: torch.autograd.functional.hvp of sum(sin(x) exp(x)) "
+        "agrees with (grad f(x + h v) - grad f(x - h v)) / 2h to 1e-10; docs: "
+        "torch.autograd.functional.hvp (reverse over reverse, create_graph=True), "
+        "jax.jvp of jax.grad (The Autodiff Cookbook, Hessian-vector products). Checked element "
+        "by element, f being <u, root> for a seed u and v of unit length, against the engine's "
+        "own first-order gradient (its vjp) at x + h v and x - h v.",
+    ),
+)
 
 _FORWARD_MODE: tuple[Requirement, ...] = (
     Requirement(
@@ -1089,7 +1192,124 @@ _FORWARD_MODE: tuple[Requirement, ...] = (
     ),
 )
 
-_VIEWS: tuple[Requirement, ...] = ()
+_INPLACE = (*_TAPE, "inplace_ops")
+_VIEW = (*_TAPE, "views")
+
+_VIEWS: tuple[Requirement, ...] = (
+    Requirement(
+        "VIEW-001",
+        "Gradients flow through chains of views",
+        statement="After backward through a chain of views of a leaf (narrow, and the op set's "
+        "transpose, reshape and expand), the leaf's .grad MUST hold, for each of its elements, "
+        "the sum of the seed over every element of the last view that shows it.",
+        area=VIEWS,
+        capabilities=_VIEW,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: x.narrow(1, 0, 2) is a view (x._is_view(), "
+        "SliceBackward0) and the gradient through narrow, t(), reshape and expand scatters the "
+        "seed back into zeros of x's shape, summing where expand repeats an element; docs: "
+        "Tensor Views.",
+    ),
+    Requirement(
+        "VIEW-002",
+        "In-place add_ and mul_ on a non-leaf give the gradients of the out-of-place program",
+        statement="After a sequence of in-place add_ and mul_ on a non-leaf, backward MUST give "
+        "every leaf the gradient of the same program written out of place, each mul_ using the "
+        "value its tensor had before it.",
+        area=VIEWS,
+        capabilities=_INPLACE,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = x * 2; y.mul_(3); y.add_(1); y.sum().backward() "
+        "gives x.grad = 6 (MulBackward0 saves y's old value before the write); docs: Autograd "
+        "mechanics, In-place operations with autograd.",
+    ),
+    Requirement(
+        "VIEW-003",
+        "An in-place op rebases the tensor's history onto its own node",
+        statement="An in-place add_ or mul_ on a non-leaf MUST leave it a non-leaf that requires "
+        "grad whose grad_fn is a new node with the previous grad_fn among its next nodes, and "
+        "on a leaf that does not require grad, with an operand that does, MUST make it a "
+        "non-leaf that requires grad.",
+        area=VIEWS,
+        capabilities=(*_INPLACE, "graph"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: after y = x * 2; y.mul_(3), y.grad_fn is a new "
+        "MulBackward0 whose next_functions start with the old MulBackward0, and add_ then gives "
+        "AddBackward0 over it; t = torch.zeros(3); t.add_(w) with w requiring grad gives "
+        "is_leaf False, requires_grad True, AddBackward0.",
+    ),
+    Requirement(
+        "VIEW-004",
+        "An in-place op through a view of a non-leaf rebases the base",
+        statement="An in-place add_ or mul_ on a view (narrow or transpose) of a non-leaf MUST "
+        "change the base's values where the view shows them, give the base a new grad_fn, and "
+        "make backward through the base give every leaf, the in-place op's operand included, "
+        "the gradient of the same program written out of place.",
+        area=VIEWS,
+        capabilities=(*_VIEW, "inplace_ops"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: b = x * 1; v = b.narrow(1, 0, 2); v.mul_(w); b.grad_fn "
+        "becomes CopySlices (next functions: the old MulBackward0 and w's AccumulateGrad), "
+        "v.grad_fn AsStridedBackward0, and b.sum().backward() gives x.grad = w on the narrowed "
+        "columns and 1 elsewhere, w.grad = b's old values there.",
+    ),
+    Requirement(
+        "VIEW-005",
+        "An in-place op on a view of a leaf that requires grad is refused",
+        statement="An in-place add_ on a view (narrow, transpose or reshape) of a leaf that "
+        "requires grad MUST raise the engine's declared leaf in-place refusal at that call when "
+        "grad mode is on, leaving the leaf's values unchanged.",
+        area=VIEWS,
+        capabilities=_VIEW,
+        tolerances=(),
+        source="PyTorch 2.13 observed: x.narrow(0, 0, 1).add_(1), x.t().add_(1) and "
+        "x.view(-1).add_(1) on a leaf x that requires grad raise RuntimeError: a view of a leaf "
+        "Variable that requires grad is being used in an in-place operation.",
+    ),
+    Requirement(
+        "VIEW-006",
+        "detach() shares storage but not the graph",
+        statement="A write in place through the result of detach() MUST be seen in the values "
+        "of the tensor detached, while the detached tensor stays a leaf that does not require "
+        "grad and the gradient through the original tensor stays that of the program without "
+        "the write.",
+        area=VIEWS,
+        capabilities=_INPLACE,
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: y = x * 2; d = y.detach(); d.add_(1) changes y's values "
+        "(one storage, one version counter), d stays a leaf with requires_grad False, and "
+        "y.sum().backward() gives x.grad = 2; docs: torch.Tensor.detach.",
+    ),
+    Requirement(
+        "VIEW-007",
+        "A leaf written in place under no-grad keeps its gradient semantics",
+        statement="An in-place add_ or mul_ on a leaf that requires grad, under no-grad, MUST "
+        "leave it a leaf that requires grad with no grad_fn, holding the new values, and a later "
+        "backward MUST differentiate at the new values.",
+        area=VIEWS,
+        capabilities=(*_INPLACE, "no_grad"),
+        tolerances=("reference",),
+        source="PyTorch 2.13 observed: with torch.no_grad(): x.mul_(2); x.add_(1) leaves x a "
+        "leaf with requires_grad True and grad_fn None, and (x * x).sum().backward() then gives "
+        "2 * x at the new values (an optimizer step); docs: torch.no_grad.",
+    ),
+    Requirement(
+        "VIEW-008",
+        "A view and its base share one version counter",
+        statement="When a view (narrow or transpose) of a non-leaf, or its base, is saved for "
+        "backward and the other one is then modified in place, the in-place op MUST succeed and "
+        "a later backward through the saving op MUST raise the engine's declared refusal for a "
+        "modified saved tensor at that call.",
+        area=VIEWS,
+        capabilities=(*_VIEW, "inplace_ops"),
+        tolerances=(),
+        source="PyTorch 2.13 observed: b = x * 1; s = b.narrow(0, 0, 2).sin(); b.add_(1); "
+        "s.sum().backward() raises RuntimeError: one of the variables needed for gradient "
+        "computation has been modified by an inplace operation: [torch.FloatTensor [2]], which "
+        "is output 0 of AsStrided, is at version 1; expected version 0 instead; writing the "
+        "view after b.sin() names output 0 of torch::autograd::CopySlices.",
+    ),
+)
 
 _LOW_PRECISION = (
     "Low-precision dtypes NumPy lacks (bfloat16) are made and read through the adapter's `cast` "
@@ -1185,6 +1405,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     *_GRAD_MODES,
     *_ALIASING,
     *_HIGHER_ORDER,
+    *_HIGHER_ORDER_FUNCTIONAL,
     *_FORWARD_MODE,
     *_VIEWS,
     *_DTYPES,

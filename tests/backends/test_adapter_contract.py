@@ -226,7 +226,7 @@ def test_bfloat16_is_made_by_cast_and_read_back_as_float32(adapter: Any) -> None
 def test_every_absence_is_explained(case: Case) -> None:
     """Each capability the engine lacks carries the reason reports show; an engine without a
     tape explains the tape, which covers `enable_grad`, `grad_of`, `materialize_grads`, the
-    grad modes, the hooks and `tensor_seed`."""
+    grad modes, the hooks, `tensor_seed`, in-place ops and views."""
     caps = case.capabilities
     default = Capabilities()
     absent = [
@@ -236,7 +236,8 @@ def test_every_absence_is_explained(case: Case) -> None:
     ]
     if not caps.tape:
         covered = ("enable_grad", "grad_of", "materialize_grads", "grad_modes", "inference_mode")
-        covered += ("hooks", "post_accumulate_grad_hooks", "tensor_seed")
+        covered += ("hooks", "post_accumulate_grad_hooks", "tensor_seed", "inplace_ops", "views")
+        covered += ("create_graph", "backward_create_graph", "backward_inputs")
         absent = [c for c in absent if c not in covered]
     absent += [f"op:{op}" for op in sorted(ALL_OPS - caps.ops)]
     absent += [f"dtype:{d}" for d in FLOAT_DTYPES if d not in caps.dtypes]
@@ -594,6 +595,26 @@ def test_grad_of_returns_gradients_and_leaves_grad_alone(adapter: Any) -> None:
     assert adapter.grad(w) is None
 
 
+@needs("tape", "inplace_ops")
+def test_inplace_writes_a_non_leaf_and_records_it(adapter: Any) -> None:
+    w = adapter.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = adapter.apply("mul", [w, w], {})
+    adapter.inplace("mul", y, adapter.tensor(np.array([3.0, 3.0])))
+    adapter.inplace("add", y, adapter.tensor(np.array([1.0, 1.0])))
+    np.testing.assert_array_equal(adapter.to_numpy(y), [4.0, 13.0])
+    adapter.backward(adapter.apply("sum", [y], {}))
+    np.testing.assert_array_equal(adapter.grad(w), [6.0, 12.0])
+
+
+@needs("tape", "views")
+def test_narrow_is_a_view_of_its_tensor(adapter: Any) -> None:
+    b = adapter.tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    v = adapter.narrow(b, 1, 1, 2)
+    np.testing.assert_array_equal(adapter.to_numpy(v), [[2.0, 3.0], [5.0, 6.0]])
+    adapter.inplace("add", v, adapter.tensor(np.ones((2, 2))))
+    np.testing.assert_array_equal(adapter.to_numpy(b), [[1.0, 3.0, 4.0], [4.0, 6.0, 7.0]])
+
+
 REFUSALS: dict[str, Callable[[Any, Any], Any]] = {
     "retain_graph": lambda a, w: a.backward(a.apply("sum", [w], {}), retain_graph=True),
     "retain_grad": lambda a, w: a.retain_grad(a.apply("mul", [w, w], {})),
@@ -636,6 +657,61 @@ def test_the_graph_walk_reaches_each_leafs_accumulator(adapter: Any) -> None:
     assert adapter.accumulated_tensor(accumulate) is w
     assert adapter.accumulated_tensor(node) is None
     assert isinstance(adapter.node_name(node), str) and adapter.node_name(node)
+
+
+# -- higher order ---------------------------------------------------------------------------------
+def _cube_sum(adapter: Any, w: Any) -> Any:
+    cube = adapter.apply("mul", [adapter.apply("mul", [w, w], {}), w], {})
+    return adapter.apply("sum", [cube], {})
+
+
+@needs("tape", "create_graph", "op:mul", "op:sum")
+def test_grad_graph_gives_engine_tensors_that_differentiate_again(adapter: Any) -> None:
+    x = np.array([1.0, 2.0])
+    w = adapter.tensor(x, requires_grad=True)
+    (plain,) = adapter.grad_graph([_cube_sum(adapter, w)], [w], [np.array(1.0)], create_graph=False)
+    assert not adapter.requires_grad(plain)
+    (g,) = adapter.grad_graph([_cube_sum(adapter, w)], [w], [np.array(1.0)])
+    np.testing.assert_allclose(adapter.to_numpy(g), 3 * x**2, rtol=1e-14)
+    assert adapter.requires_grad(g) and adapter.grad_fn(g) is not None
+    (second,) = adapter.grad_of([adapter.apply("sum", [g], {})], [w])
+    np.testing.assert_allclose(_present(second), 6 * x, rtol=1e-14)
+    assert adapter.grad(w) is None
+
+
+@needs("tape", "backward_create_graph", "op:mul", "op:sum")
+def test_backward_graph_leaves_a_grad_tensor_a_later_backward_adds_to(adapter: Any) -> None:
+    x = np.array([1.0, 2.0])
+    w = adapter.tensor(x, requires_grad=True)
+    adapter.backward_graph(_cube_sum(adapter, w))
+    g = adapter.grad_tensor(w)
+    assert g is not None and adapter.requires_grad(g)
+    adapter.backward(adapter.apply("sum", [g], {}))
+    np.testing.assert_allclose(_present(adapter.grad(w)), 3 * x**2 + 6 * x, rtol=1e-14)
+    adapter.clear_grad(w)
+
+
+@needs("tape", "backward_inputs", "op:mul", "op:sum")
+def test_backward_inputs_fills_only_the_listed_leaves(adapter: Any) -> None:
+    a = adapter.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = adapter.tensor(np.array([3.0, 5.0]), requires_grad=True)
+    adapter.backward(adapter.apply("sum", [adapter.apply("mul", [a, b], {})], {}), inputs=[a])
+    np.testing.assert_array_equal(_present(adapter.grad(a)), [3.0, 5.0])
+    assert adapter.grad(b) is None
+
+
+@needs("hvp", "op:mul", "op:sum")
+def test_hvp_includes_the_mixed_terms(adapter: Any) -> None:
+    x, y = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+
+    def f(t: Any) -> Any:
+        square = adapter.apply("mul", [t[0], t[0]], {})
+        return adapter.apply("sum", [adapter.apply("mul", [square, t[1]], {})], {})
+
+    products = adapter.hvp(f, [x, y], [np.array([1.0, 1.0]), np.zeros(2)])
+    # f = sum(x^2 y): H (v, 0) = (2 y v, 2 x v)
+    np.testing.assert_allclose(_present(products[0]), 2 * y, rtol=1e-14)
+    np.testing.assert_allclose(_present(products[1]), 2 * x, rtol=1e-14)
 
 
 def _present(array: np.ndarray | None) -> np.ndarray:

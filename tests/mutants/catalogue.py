@@ -23,10 +23,12 @@ from tests.mutants import (
     grad_modes,
     gradients,
     graph,
+    higher_order,
     hooks,
     linear_bce,
     storage,
     tape,
+    views,
 )
 from tests.mutants.base import Bug, on_reference, on_torch
 
@@ -122,6 +124,20 @@ BUGS: tuple[type[Bug], ...] = (
     forward_mode.BroadcastTangentDropped,
     forward_mode.TangentUpcastToFloat64,
     forward_mode.DualPrimalInFloat64,
+    # own designs: higher-order gradients
+    higher_order.CreateGraphIgnored,
+    higher_order.MulBackwardSavesConstants,
+    higher_order.HvpWithoutMixedTerms,
+    higher_order.BackwardCreateGraphDetachesGrad,
+    higher_order.BackwardInputsIgnored,
+    # own designs: views and in-place ops
+    views.InplaceNotRecorded,
+    views.ViewWriteSkipsBase,
+    views.ViewOfLeafWrittenSilently,
+    views.ViewsAreCopies,
+    views.DetachCopies,
+    views.DetachKeepsGraph,
+    views.NoGradWriteDropsRequiresGrad,
     # own designs: floating-point dtypes
     dtypes.HalfReductionReturnsFloat32,
     dtypes.HalfGradientsInFloat32,
