@@ -1,4 +1,5 @@
-"""dtype objects, Size and device, plus PyTorch's type-promotion rule."""
+"""dtype objects, Size and device, plus PyTorch's type-promotion rule and its rule for a
+dimension argument (`normalize_dim`), which the op modules share."""
 
 from __future__ import annotations
 
@@ -65,6 +66,17 @@ def result_type(a: np.ndarray, b: np.ndarray | complex) -> np.dtype:
     if cb <= ca:
         return da
     return np.dtype(np.int64) if cb == 1 else DEFAULT_FLOAT
+
+
+def normalize_dim(d: int, ndim: int) -> int:
+    """A dimension argument in range(ndim), counted from the end if negative; a 0-d tensor
+    accepts 0 and -1, as in torch."""
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= d <= hi:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
+        )
+    return d % max(ndim, 1)
 
 
 class Size(tuple[int, ...]):

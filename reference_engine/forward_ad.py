@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import shape_ops
 from .dtypes import to_dtype
 from .grad_mode import no_grad
 from .tensor import Tensor
@@ -124,8 +125,6 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
 
 
 def _view(tensor: Tensor) -> Tensor:
-    from . import shape_ops  # imported late: shape_ops builds on ops, which jvps.py wraps
-
     # the op itself, not its wrapper: the view must not take the tangent along
     reshape = getattr(shape_ops.reshape, "__wrapped_op__", shape_ops.reshape)
     return reshape(tensor, tensor._data.shape)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, forward_ad, matmul, ops, shape_ops
+from . import autograd, forward_ad, inplace_ops, matmul, ops, shape_ops
 from .forward_ad import JvpRule, primitive
 from .grad_mode import no_grad
 from .tensor import Tensor
@@ -106,11 +106,15 @@ defjvp(ops, "cos", a=_array(lambda t, ans, a: -t * np.sin(a)))
 defjvp(ops, "to", a=LINEAR)
 defjvp(ops, "sum", a=LINEAR)
 defjvp(ops, "mean", a=LINEAR)
-defjvp(ops, "zero_", t=lambda tangent, ans, /, **args: Tensor._wrap(np.zeros_like(tangent._data)))
+defjvp(
+    inplace_ops,
+    "zero_",
+    t=lambda tangent, ans, /, **args: Tensor._wrap(np.zeros_like(tangent._data)),
+)
 
 
 def _with_tangents(inplace: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """ops.inplace (x.add_(y) and the others), whose tensor takes the tangent of the
+    """inplace_ops.inplace (x.add_(y) and the others), whose tensor takes the tangent of the
     out-of-place op's result: the op's own rule, computed on the values before the write."""
 
     @functools.wraps(inplace)
@@ -127,7 +131,7 @@ def _with_tangents(inplace: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return run
 
 
-ops.inplace = _with_tangents(ops.inplace)
+inplace_ops.inplace = _with_tangents(inplace_ops.inplace)
 
 # -- views and indexing: linear ---------------------------------------------------------------
 for _view in ("reshape", "transpose", "t", "permute", "expand", "unsqueeze", "squeeze", "index"):

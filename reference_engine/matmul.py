@@ -13,7 +13,7 @@ import numpy as np
 
 from .autograd import GradMode, Node, edge
 from .dtypes import short_name
-from .ops import Grads, mul, sum_to
+from .ops import mul, sum_to
 from .shape_ops import (
     SqueezeBackward4,
     UnsafeViewBackward0,
@@ -23,7 +23,7 @@ from .shape_ops import (
     transpose,
     unsqueeze,
 )
-from .tensor import Tensor
+from .tensor import Grads, Tensor
 from .versions import record
 
 

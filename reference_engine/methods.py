@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import matmul, ops, shape_ops, views
+from . import inplace_ops, matmul, ops, shape_ops
 from .dtypes import dtype
 from .tensor import Tensor
 
@@ -70,17 +70,19 @@ METHODS: dict[str, Any] = {
     "reshape": lambda self, *shape: shape_ops.reshape(self, shape_ops.size_args(shape)),
     "view": lambda self, *shape: shape_ops.reshape(self, shape_ops.size_args(shape)),
     "expand": lambda self, *sizes: shape_ops.expand(self, shape_ops.size_args(sizes)),
+    # the broadcasting rule in reverse, ops.sum_to; shape_ops' expand backward calls it
+    "sum_to_size": lambda self, *size: ops.sum_to(self, shape_ops.size_args(size)),
     "unsqueeze": shape_ops.unsqueeze,
     "squeeze": lambda self, dim: shape_ops.squeeze(self, dim),
-    "narrow": views.narrow,
+    "narrow": shape_ops.narrow,
     "__getitem__": shape_ops.index,
-    "__setitem__": shape_ops.index_put_,
-    # in-place (see ops.inplace for the leaf rule); x += y is x.add_(y)
-    "add_": lambda self, other: ops.inplace(self, ops.add, other),
-    "sub_": lambda self, other: ops.inplace(self, ops.sub, other),
-    "mul_": lambda self, other: ops.inplace(self, ops.mul, other),
-    "div_": lambda self, other: ops.inplace(self, ops.div, other),
-    "zero_": ops.zero_,
+    "__setitem__": inplace_ops.index_put_,
+    # in-place, on a tensor or through a view (see inplace_ops.inplace); x += y is x.add_(y)
+    "add_": lambda self, other: inplace_ops.inplace(self, ops.add, other),
+    "sub_": lambda self, other: inplace_ops.inplace(self, ops.sub, other),
+    "mul_": lambda self, other: inplace_ops.inplace(self, ops.mul, other),
+    "div_": lambda self, other: inplace_ops.inplace(self, ops.div, other),
+    "zero_": inplace_ops.zero_,
     "__iadd__": lambda self, other: self.add_(other),
     "__isub__": lambda self, other: self.sub_(other),
     "__imul__": lambda self, other: self.mul_(other),

@@ -1,30 +1,29 @@
-"""Elementwise ops, reductions and in-place ops: each forward next to its backward.
+"""Elementwise ops and reductions: each forward next to its backward.
 
 A backward (`Node.apply`) receives the gradient as a Tensor and computes its inputs' gradients
 with the ops of this package, from the tensors the node saved, so that a backward run in grad
 mode (create_graph=True) records a graph of its own. Gradients reach their inputs' shapes
 through `sum_to`, the broadcasting rule run in reverse (itself made of `sum`), and binary ops
 cast each gradient to its input's dtype, as PyTorch does per edge when a float32 tensor meets a
-float64 one.
+float64 one. The reductions' backwards need two view ops, expand and unsqueeze; they call them
+as Tensor methods (`g.expand(shape)`), which methods.py binds to shape_ops.py, so that this
+module imports no other op module. In-place ops are in inplace_ops.py.
 """
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from . import shape_ops, views
-from .autograd import GradMode, Node, edge, no_grad
+from .autograd import GradMode, Node, edge
 from .creation import tensor
-from .dtypes import DEFAULT_FLOAT, result_type, short_name
-from .tensor import Scalar, Tensor
-from .versions import bump, record
+from .dtypes import DEFAULT_FLOAT, normalize_dim, result_type, short_name
+from .tensor import Grads, Scalar, Tensor
+from .versions import record
 
-Grads = tuple[Tensor | None, ...]
 Meta = tuple[tuple[int, ...], np.dtype]
 NO_EDGE = (None, 0)
 
@@ -590,15 +589,6 @@ ne = _compare(np.not_equal)
 
 
 # --- reductions ------------------------------------------------------------------------------
-def normalize_dim(d: int, ndim: int) -> int:
-    lo, hi = -builtins.max(ndim, 1), builtins.max(ndim, 1) - 1
-    if not lo <= d <= hi:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
-        )
-    return d % builtins.max(ndim, 1)
-
-
 def _dims(dim: int | Sequence[int], ndim: int) -> tuple[int, ...]:
     raw = (dim,) if isinstance(dim, int) else tuple(dim)
     if not raw:
@@ -615,7 +605,7 @@ class SumBackward0(Node):
     shape: tuple[int, ...]
 
     def apply(self, g: Tensor) -> Grads:
-        return (shape_ops.expand(g, self.shape),)
+        return (g.expand(self.shape),)
 
 
 class SumBackward1(Node):
@@ -625,13 +615,13 @@ class SumBackward1(Node):
     keepdim: bool
 
     def apply(self, g: Tensor) -> Grads:
-        return (shape_ops.expand(self._unreduced(g), self.shape),)
+        return (self._unreduced(g).expand(self.shape),)
 
     def _unreduced(self, g: Tensor) -> Tensor:
         """g with the reduced dims back, as size 1, ready to expand."""
         if not self.keepdim:
             for d in sorted(self.dims):
-                g = shape_ops.unsqueeze(g, d)
+                g = g.unsqueeze(d)
         return g
 
 
@@ -640,7 +630,7 @@ class MeanBackward0(SumBackward0):
     count: int
 
     def apply(self, g: Tensor) -> Grads:
-        return (shape_ops.expand(div(g, self.count), self.shape),)
+        return (div(g, self.count).expand(self.shape),)
 
 
 class MeanBackward1(SumBackward1):
@@ -648,7 +638,7 @@ class MeanBackward1(SumBackward1):
     count: int
 
     def apply(self, g: Tensor) -> Grads:
-        return (shape_ops.expand(div(self._unreduced(g), self.count), self.shape),)
+        return (div(self._unreduced(g), self.count).expand(self.shape),)
 
 
 def _reduce(a: Tensor, dim: int | Sequence[int] | None, keepdim: bool, mean: bool) -> Tensor:
@@ -687,72 +677,3 @@ def sum(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False
 
 def mean(a: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     return _reduce(a, dim, keepdim, mean=True)
-
-
-# --- in-place --------------------------------------------------------------------------------
-LEAF_INPLACE_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
-
-
-def check_inplace(t: Tensor, msg: str = LEAF_INPLACE_MSG) -> None:
-    if GradMode.enabled and t._requires_grad and t._grad_fn is None:
-        raise RuntimeError(msg)
-
-
-def inplace(t: Tensor, fn: Callable[[Tensor, Any], Tensor], other: Tensor | Scalar) -> Tensor:
-    """t.op_(other). On a leaf that requires grad this is only legal under no_grad (an
-    optimizer step), and it stays a leaf. Anywhere else the op is recorded and t's history
-    is rebased onto the new node, so t becomes a non-leaf, as in torch."""
-    if views.view_of(t) is not None:  # through a view, the base is rebased (views.py)
-        return views.inplace(t, fn, other)
-    check_inplace(t)
-    other_req = isinstance(other, Tensor) and other._requires_grad
-    if GradMode.enabled and (t._requires_grad or other_req):
-        # the node must save t's old value, which the write below would clobber
-        snap = Tensor._wrap(t._data.copy(), t._requires_grad)
-        snap._grad_fn = t._grad_fn
-        res = fn(snap, other)
-        _write(t, res._data)
-        t._grad_fn, t._requires_grad = res._grad_fn, True
-        return t
-    with no_grad():
-        res = fn(t, other)
-    _write(t, res._data)
-    return t
-
-
-def _write(t: Tensor, values: np.ndarray) -> None:
-    cat = {"b": 0, "i": 1, "u": 1, "f": 2}
-    if cat[values.dtype.kind] > cat[t._data.dtype.kind]:
-        raise RuntimeError(
-            f"result type {short_name(values.dtype)} can't be cast to the desired output type"
-            f" {short_name(t._data.dtype)}"
-        )
-    np.copyto(_writable(t), values, casting="unsafe")
-    bump(t)
-
-
-def _writable(t: Tensor) -> np.ndarray:
-    """t's array, ready for an in-place write: NumPy hands 0-d results back as scalars, which
-    cannot be written; such a tensor gets a 0-d array of its own (aliases made before do not
-    see the write)."""
-    if not isinstance(t._data, np.ndarray):
-        t._data = np.array(t._data)
-    return t._data
-
-
-class ZeroBackward0(Node):
-    __slots__ = ()
-
-    def apply(self, g: Tensor) -> Grads:
-        return (zeros_like(g),)
-
-
-def zero_(t: Tensor) -> Tensor:
-    if views.view_of(t) is not None:  # through a view, the base is rebased (views.py)
-        return views.zero_(t)
-    check_inplace(t)
-    _writable(t)[...] = 0
-    bump(t)
-    if GradMode.enabled and t._grad_fn is not None:
-        t._grad_fn = ZeroBackward0((edge(t),))
-    return t

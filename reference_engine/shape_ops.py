@@ -1,10 +1,12 @@
 """Views and indexing. None of these save tensors (only shapes), so their nodes survive a
 backward without retain_graph; integer-array indexing saves the index, as torch does.
 
-Each backward is the op's adjoint, written with the ops here: reshape undoes reshape, expand's
-gradient is ops.sum_to, an index's gradient scatters into zeros (an op of its own, whose
-gradient is the index again). ops.py's reductions use expand and unsqueeze in turn, so the two
-modules import each other as modules (`ops.sum_to`), resolved when first called.
+Each backward is the op's adjoint, written with the ops here: reshape undoes reshape, an
+index's gradient scatters into zeros (an op of its own, whose gradient is the index again).
+expand's gradient is the broadcasting rule run in reverse, ops.py's sum_to, which it calls as
+the Tensor method `g.sum_to_size(shape)` (as torch names it; methods.py binds it), so that this
+module imports no other op module. Every view records its base as it is made (views.py);
+writes through a view, `a[key] = v` among them, are in inplace_ops.py.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, views
 from .autograd import GradMode, Node, edge
-from .dtypes import Size
-from .tensor import Scalar, Tensor
-from .versions import bump
+from .dtypes import Size, normalize_dim
+from .tensor import Grads, Tensor
 from .views import share_view as share  # views record their base
 
 
@@ -43,7 +43,7 @@ class ViewBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (reshape(g, self.shape),)
 
 
@@ -65,7 +65,7 @@ class TransposeBackward0(Node):
     __slots__ = ("dims",)
     dims: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (transpose(g, *self.dims),)
 
 
@@ -75,7 +75,7 @@ class TBackward0(TransposeBackward0):
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     x = a._data
-    d0, d1 = ops.normalize_dim(dim0, x.ndim), ops.normalize_dim(dim1, x.ndim)
+    d0, d1 = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
     out = np.swapaxes(x, d0, d1) if x.ndim else x
     return _record(a, out, TransposeBackward0, dims=(d0, d1))
 
@@ -92,12 +92,12 @@ class PermuteBackward0(Node):
     __slots__ = ("dims",)
     dims: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (permute(g, tuple(int(d) for d in np.argsort(self.dims))),)
 
 
 def permute(a: Tensor, dims: tuple[int, ...]) -> Tensor:
-    dims = tuple(ops.normalize_dim(d, a._data.ndim) for d in dims)
+    dims = tuple(normalize_dim(d, a._data.ndim) for d in dims)
     return _record(a, np.transpose(a._data, dims), PermuteBackward0, dims=dims)
 
 
@@ -105,8 +105,8 @@ class ExpandBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
-        return (ops.sum_to(g, self.shape),)
+    def apply(self, g: Tensor) -> Grads:
+        return (g.sum_to_size(self.shape),)
 
 
 def expand(a: Tensor, sizes: tuple[int, ...]) -> Tensor:
@@ -135,13 +135,13 @@ class UnsqueezeBackward0(Node):
     __slots__ = ("dim",)
     dim: int
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (squeeze(g, self.dim),)
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     x = a._data
-    d = ops.normalize_dim(dim, x.ndim + 1)
+    d = normalize_dim(dim, x.ndim + 1)
     return _record(a, x.reshape(x.shape[:d] + (1,) + x.shape[d:]), UnsqueezeBackward0, dim=d)
 
 
@@ -149,7 +149,7 @@ class SqueezeBackward1(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (reshape(g, self.shape),)
 
 
@@ -161,7 +161,7 @@ class SqueezeBackward4(SqueezeBackward1):
 
 def squeeze(a: Tensor, dim: int, node_cls: type[Node] = SqueezeBackward1) -> Tensor:
     x = a._data
-    d = ops.normalize_dim(dim, x.ndim)
+    d = normalize_dim(dim, x.ndim)
     out = x.reshape(x.shape[:d] + x.shape[d + 1 :]) if x.ndim and x.shape[d] == 1 else x
     return _record(a, out, node_cls, shape=x.shape)
 
@@ -171,7 +171,7 @@ class IndexBackward0(Node):
     __slots__ = ("shape",)
     shape: tuple[int, ...]
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         (key,) = self.saved  # type: ignore[misc]
         return (_scatter(g, self.shape, key, IndexPutBackward0),)
 
@@ -181,14 +181,14 @@ class SelectBackward0(Node):
     shape: tuple[int, ...]
     key: Any
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (_scatter(g, self.shape, self.key, SelectBackwardBackward0),)
 
 
 class SliceBackward0(SelectBackward0):
     __slots__ = ()
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (_scatter(g, self.shape, self.key, SliceBackwardBackward0),)
 
 
@@ -199,7 +199,7 @@ class IndexPutBackward0(Node):
     __slots__ = ("key",)
     key: Any
 
-    def apply(self, g: Tensor) -> ops.Grads:
+    def apply(self, g: Tensor) -> Grads:
         return (_index_one(g, self.key),)
 
 
@@ -277,20 +277,16 @@ def _index_one(a: Tensor, key: Any) -> Tensor:
     return Tensor._result(np.asarray(out), node)
 
 
-def index_put_(a: Tensor, index: Any, value: Tensor | Scalar) -> None:
-    key = _key(index)
-    if isinstance(key, int | slice) or (
-        isinstance(key, tuple) and all(isinstance(k, int | slice) for k in key)
-    ):  # a view of a, written: CopySlices (views.py)
-        return views.setitem(a, key, value)
-    ops.check_inplace(
-        a, "a view of a leaf Variable that requires grad is being used in an in-place operation."
-    )
-    v = ops.as_tensor(value)
-    if GradMode.enabled and (a._requires_grad or v._requires_grad):
-        raise NotImplementedError(
-            "reference_engine records no IndexPutBackward0 node: assignment through an integer"
-            " or bool index into a tensor that is part of a graph is not supported"
+def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """`a.narrow(dim, start, length)`: the slice start:start+length of dimension dim, a view."""
+    d = normalize_dim(dim, a._data.ndim)
+    size = a._data.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
         )
-    a._data[key] = v._data
-    bump(a)
+    start = start % size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    # one slice, never skipped: torch records SliceBackward0 even for the whole dimension
+    return _index_one(a, (slice(None),) * d + (slice(start, start + length),))

@@ -1,14 +1,15 @@
 """The Tensor: a NumPy array plus the autograd bookkeeping PyTorch exposes.
 
 Leaf tensors keep `_requires_grad` and (lazily) one cached AccumulateGrad node; op results
-keep their `_grad_fn`. The math lives in ops.py, shape_ops.py and matmul.py, which build on
-this module; methods.py binds the operators and methods that call it (`x + y`, `x.sum()`).
+keep their `_grad_fn`. The math lives in ops.py, shape_ops.py, matmul.py and inplace_ops.py,
+which build on this module; methods.py binds the operators and methods that call it (`x + y`,
+`x.sum()`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,13 @@ class Tensor:
         "_data", "_requires_grad", "_grad_fn", "_grad", "_acc", "_retains_grad", "_version_counter",
         "_view",
     )  # fmt: skip
+
+    # Bound by methods.py, as every op method; declared here because backward formulas call
+    # them: a backward that needs an op of another op module calls it as a method, bound late,
+    # so that the op modules need not import each other (ops.py's sum backward, g.expand).
+    expand: Callable[..., Tensor]
+    unsqueeze: Callable[[int], Tensor]
+    sum_to_size: Callable[..., Tensor]
 
     def __init__(self, data: Any = ()) -> None:
         # torch.Tensor(list) is the legacy constructor: always the default float dtype
@@ -323,6 +331,11 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
+
+
+Grads = tuple[Tensor | None, ...]
+"""What a backward (Node.apply) returns: one gradient per input, None for an input that gets
+none."""
 
 
 def _c_name(arr_dtype: np.dtype) -> str:

@@ -12,9 +12,9 @@ import numpy as np
 from ..autograd import GradMode, Node, edge
 from ..dtypes import Size, result_type
 from ..matmul import addmm, matmul
-from ..ops import Grads, _unary, add, div, mul, neg, relu, sigmoid, sub, sum_to, tanh, to
+from ..ops import _unary, add, div, mul, neg, relu, sigmoid, sub, sum_to, tanh, to
 from ..shape_ops import reshape, t
-from ..tensor import Tensor
+from ..tensor import Grads, Tensor
 from ..versions import record
 
 __all__ = ["binary_cross_entropy_with_logits", "linear", "relu", "sigmoid", "tanh"]
