@@ -1357,7 +1357,7 @@ _DTYPES: tuple[Requirement, ...] = (
         "operand's own dtype, with the float64 gradient's values within the tolerance of the "
         "lower of the two precisions involved.",
         area=DTYPES,
-        capabilities=(),
+        capabilities=("dtype:float32", "dtype:float64"),  # two float dtypes to mix
         tolerances=("reference",),
         source="PyTorch 2.13 observed: float32 * float64 is float64 with gradients float32 and "
         "float64; float16 + float32 is float32 with a float16 gradient for the float16 operand; "
