@@ -166,10 +166,7 @@ class JaxAdapter:
         wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
 
         def of_differentiable(*values: Any) -> tuple[Any, ...]:
-            inputs = list(tensors)
-            for n, value in zip(wrt, values, strict=True):
-                inputs[n] = value
-            return tuple(fn(inputs))
+            return tuple(fn(_with_floats(tensors, wrt, values)))
 
         outputs, pullback = self.jax.vjp(of_differentiable, *[tensors[n] for n in wrt])
         values = [self.to_numpy(o) for o in outputs]
@@ -200,10 +197,8 @@ class JaxAdapter:
             return result
 
         def scalar(*values: Any) -> Any:
-            inputs = list(tensors)
-            for n, value in zip(wrt, values, strict=True):
-                inputs[n] = value
-            return fn(inputs).reshape(())  # one element; jax.grad wants shape ()
+            # one element; jax.grad wants shape ()
+            return fn(_with_floats(tensors, wrt, values)).reshape(())
 
         tangents = tuple(
             self.tensor(np.asarray(vectors[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
@@ -224,10 +219,7 @@ class JaxAdapter:
         wrt = [n for n, p in enumerate(primals) if np.asarray(p).dtype.kind == "f"]
 
         def of_differentiable(*values: Any) -> tuple[Any, ...]:
-            inputs = list(tensors)
-            for n, value in zip(wrt, values, strict=True):
-                inputs[n] = value
-            return tuple(fn(inputs))
+            return tuple(fn(_with_floats(tensors, wrt, values)))
 
         directions = tuple(
             self.tensor(np.asarray(tangents[n], dtype=np.asarray(primals[n]).dtype)) for n in wrt
@@ -240,3 +232,12 @@ class JaxAdapter:
             self.to_numpy(t) if np.dtype(o.dtype).kind == "f" else None
             for o, t in zip(outputs, pushed, strict=True)
         ]
+
+
+def _with_floats(tensors: Sequence[Any], wrt: Sequence[int], values: Sequence[Any]) -> list[Any]:
+    """The operands with the float ones (positions `wrt`) replaced by the values JAX traces:
+    JAX differentiates a function of its arguments, so integer operands stay closed over."""
+    inputs = list(tensors)
+    for n, value in zip(wrt, values, strict=True):
+        inputs[n] = value
+    return inputs
