@@ -169,10 +169,10 @@ FAKE_REQUIREMENTS = (
     ),
     Requirement(
         "FAKE-003",
-        "Half precision gradients",
-        statement="float16 gradients MUST match the reference engine's.",
+        "float8 gradients",
+        statement="float8_e5m2 gradients MUST match the reference engine's.",
         area=FAKE_AREA,
-        capabilities=("dtype:float16",),
+        capabilities=("dtype:float8_e5m2",),  # a dtype no adapter declares
         tolerances=(),
         source="tests/fake_suite.py",
     ),

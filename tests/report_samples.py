@@ -65,8 +65,8 @@ def sample_records() -> list[dict[str, Any]]:
         ),
         record("suite.py::test_gradients_again", "FAKE-002", "passed", examples=10),
         record(
-            "suite.py::test_half", "FAKE-003", "not-applicable", examples=0,
-            message="not applicable: FAKE-003 needs dtype:float16 (no float16)",
+            "suite.py::test_float8", "FAKE-003", "not-applicable", examples=0,
+            message="not applicable: FAKE-003 needs dtype:float8_e5m2 (no float8_e5m2)",
         ),
         record("suite.py::test_product", "FAKE-004", "passed", examples=0),
     ]  # fmt: skip

@@ -82,7 +82,7 @@ def test_a_passed_requirement_says_how_many_of_its_tests_did_not_apply() -> None
 
 def test_min_applicable_and_require_make_too_little_checked_exit_4() -> None:
     records = every("passed", examples=5)
-    records[2] = record("suite.py::test_3", "FAKE-003", "not-applicable", message="no f16")
+    records[2] = record("suite.py::test_3", "FAKE-003", "not-applicable", message="no float8")
     report = sample_backend_report(records)
     assert exit_code([report]) == EXIT_OK
     assert exit_code([report], min_applicable=3) == EXIT_OK

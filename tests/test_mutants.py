@@ -123,6 +123,13 @@ def test_catalogue_covers_every_bug_class() -> None:
 
 
 # -- behaviour: the suites flag each mutant and pass the correct backends ---------------------
+# A test waits for its run, queued behind the others on the runner's pool: its wait is not its
+# own work, so pytest-timeout's per-test limit does not apply; each run's subprocess has its own
+# limit (runs.RUN_TIMEOUT_S), which is what catches a hang.
+QUEUED = pytest.mark.timeout(0)
+
+
+@QUEUED
 @pytest.mark.parametrize("mutant", needing_torch(MUTANTS), ids=lambda m: m.__name__)
 def test_mutant_is_flagged(mutant: type[Bug], runner: Runner) -> None:
     run = runner.result(case_for(mutant))
@@ -138,6 +145,7 @@ def test_mutant_is_flagged(mutant: type[Bug], runner: Runner) -> None:
                 )
 
 
+@QUEUED
 @pytest.mark.parametrize("baseline", needing_torch(BASELINES), ids=lambda c: c.backend)
 def test_correct_backend_passes_the_flagging_requirements(baseline: Case, runner: Runner) -> None:
     run = runner.result(baseline)
@@ -159,6 +167,7 @@ def _not_applicable(run: Run) -> set[str]:
     }
 
 
+@QUEUED
 def test_every_requirement_flags_a_mutant(runner: Runner) -> None:
     # Parity requirements compare two backends; tests/test_parity.py pairs a broken backend with
     # the reference for each of them.

@@ -272,7 +272,7 @@ def test_matrix_markdown_has_requirements_by_backend_with_errors(tmp_path: Path)
     assert f"| Requirement | Title | {links} |" in md
     cells = "✅ passed 2.50e-16 | ✅ passed 2.50e-16"
     assert f"| FAKE-001 | Forward values match the reference | {cells} |" in md
-    assert "| FAKE-003 | Half precision gradients | ➖ not applicable | ➖ not applicable |" in md
+    assert "| FAKE-003 | float8 gradients | ➖ not applicable | ➖ not applicable |" in md
     paths = write_matrix(loaded, tmp_path / "matrix")
     assert [p.name for p in paths] == ["matrix.md", "index.html", "style.css"]
     assert "../torch-cpu.html" in paths[1].read_text()
