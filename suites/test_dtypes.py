@@ -310,6 +310,8 @@ def test_mixed_dtypes_promote_results_not_gradients(
 def test_grad_has_the_leaf_dtype(backend: Any, dtype: str, data: st.DataObject) -> None:
     if dtype == "mixed":
         dtypes = [d for d in HOST if d in backend.capabilities.dtypes]
+        if len(dtypes) < 2:
+            pytest.skip(f"{NOT_APPLICABLE} mixing needs two float dtypes; the engine has {dtypes}")
         a, b = data.draw(mixed_operands(dtypes, "mul"), label="operands")
         leaves = [backend.tensor(a, requires_grad=True), backend.tensor(b, requires_grad=True)]
         root = backend.apply("mul", leaves, {})
