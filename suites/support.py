@@ -359,10 +359,36 @@ def check_finite_differences(
                 )
         return
     tol = tolerance(backend, "float64", "directional")
+    mismatch = first_directional_mismatch(f, values, wrt, grads, tol, rounding)
+    if mismatch is not None:
+        n, result, comparison = mismatch
+        # The reproducer compares element by element: slow, but only run on a failure.
+        numeric, _ = central_differences(f, values, wrt)
+        expected = dict(zip(names, numeric, strict=True))
+        repro = vjp_repro(backend, program, cotangents, expected, fd_tol, label)
+        raise repro.fail(
+            f"directional derivative {n} of {subject} (inputs {names}): v^T J u from the "
+            f"VJP is {result.analytical!r}, central differences of the backend's forward "
+            f"give {result.numerical!r} ({comparison.describe()})",
+            program,
+        )
+
+
+def first_directional_mismatch(
+    f: Callable[[Sequence[np.ndarray]], float],
+    values: Sequence[np.ndarray],
+    wrt: Sequence[int],
+    grads: Sequence[np.ndarray],
+    tol: Any,
+    rounding: float,
+) -> tuple[int, Any, Any] | None:
+    """The first of DIRECTIONS fixed random unit directions d along which <grads, d> and central
+    differences of the scalar `f` along d disagree, as (n, the directional result, the
+    comparison); None when they agree along every one."""
     rng = np.random.default_rng(DIRECTION_SEED)
     for n in range(DIRECTIONS):
-        u = unit_direction([values[k].shape for k in wrt], rng)
-        result = directional_derivative(f, values, wrt, grads, u)
+        d = unit_direction([values[k].shape for k in wrt], rng)
+        result = directional_derivative(f, values, wrt, grads, d)
         comparison = compare(
             np.array(result.analytical),
             np.array(result.numerical),
@@ -370,13 +396,5 @@ def check_finite_differences(
             scale=max(1.0, result.magnitude, rounding),
         )
         if not comparison.ok:
-            # The reproducer compares element by element: slow, but only run on a failure.
-            numeric, _ = central_differences(f, values, wrt)
-            expected = dict(zip(names, numeric, strict=True))
-            repro = vjp_repro(backend, program, cotangents, expected, fd_tol, label)
-            raise repro.fail(
-                f"directional derivative {n} of {subject} (inputs {names}): v^T J u from the "
-                f"VJP is {result.analytical!r}, central differences of the backend's forward "
-                f"give {result.numerical!r} ({comparison.describe()})",
-                program,
-            )
+            return n, result, comparison
+    return None
